@@ -1,0 +1,66 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from .models import Account, Contact, Team, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["full_name"]
+    list_display = ["email", "full_name", "role", "is_active", "last_login"]
+    list_filter = ["role", "is_active", "teams"]
+    search_fields = ["email", "full_name"]
+    filter_horizontal = ["teams", "groups", "user_permissions"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Profile", {"fields": ["full_name", "role", "teams", "time_zone"]}),
+        (
+            "Permissions",
+            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+        ),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["email", "full_name", "role", "password1", "password2"],
+            },
+        ),
+    ]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    fields = ["name", "email", "title", "is_account_admin"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["name", "tier", "lifecycle_stage", "csm", "mrr", "renewal_date", "health_band"]
+    list_filter = ["tier", "lifecycle_stage", "health_band", "segment", "csm"]
+    search_fields = ["name", "domains"]
+    date_hierarchy = "created_at"
+    list_select_related = ["csm"]
+    autocomplete_fields = ["csm"]
+    readonly_fields = ["health_score", "health_band", "health_updated_at", "updated_at"]
+    inlines = [ContactInline]
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "account", "is_account_admin", "user"]
+    list_filter = ["is_account_admin", "account__tier"]
+    search_fields = ["name", "email", "account__name"]
+    list_select_related = ["account", "user"]
+    autocomplete_fields = ["account", "user"]

@@ -1,0 +1,193 @@
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+
+from .choices import STAFF_ROLES, HealthBand, LifecycleStage, Role, TeamKind, Tier
+
+# Where each role lands after signing in (URL names; the apps own the views).
+ROLE_HOME = {
+    Role.AGENT: "support:queue",
+    Role.CSM: "success:home",
+    Role.MANAGER: "metrics:reports",
+    Role.ADMIN: "metrics:reports",
+    Role.CUSTOMER: "support:portal-home",
+}
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str | None) -> "User":
+        # Sign-in ignores the case of the email address, as mail systems do.
+        return self.get(email__iexact=username)
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> "User":
+        if not email:
+            raise ValueError("A user needs an email address.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> "User":
+        fields.setdefault("role", Role.ADMIN)
+        fields.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **fields)
+
+
+class Team(models.Model):
+    """A group of staff who share work: a support team owns tickets, a success team accounts."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=TeamKind.choices, default=TeamKind.SUPPORT)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Anyone who signs in: our staff (admin, manager, agent, CSM) or a customer's contact."""
+
+    # Stored lower-cased; the Lower() constraint below also refuses case variants.
+    email = models.EmailField(max_length=254, unique=True)
+    full_name = models.CharField(max_length=150)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.AGENT)
+    teams = models.ManyToManyField(Team, related_name="members", blank=True)
+    time_zone = models.CharField(max_length=64, blank=True, help_text="Empty: the platform's.")
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="May use the Django admin site.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        ordering = ["full_name"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.email.strip().lower()
+
+    @property
+    def first_name(self) -> str:
+        return (self.full_name or self.email).split()[0]
+
+    @property
+    def is_staff_member(self) -> bool:
+        """Our own people (not a customer), whatever their role."""
+        return self.role in STAFF_ROLES
+
+    def home_url(self) -> str:
+        return reverse(ROLE_HOME[Role(self.role)])
+
+
+class Account(models.Model):
+    """A customer organisation: the unit both support and success work for."""
+
+    name = models.CharField(max_length=200)
+    domains = ArrayField(
+        models.CharField(max_length=253),
+        default=list,
+        blank=True,
+        help_text="Email domains of its people (example.com); new contacts match on these.",
+    )
+    tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.STARTER)
+    segment = models.CharField(max_length=100, blank=True, help_text="e.g. industry or region")
+    lifecycle_stage = models.CharField(
+        max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.ONBOARDING
+    )
+    csm = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="portfolio",
+        limit_choices_to={"role": Role.CSM},
+        verbose_name="CSM",
+    )
+    mrr = models.DecimalField(
+        "MRR", max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)]
+    )
+    seats = models.PositiveIntegerField(null=True, blank=True)
+    renewal_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Written by success's health computation; read by everyone.
+    health_score = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    health_band = models.CharField(max_length=10, choices=HealthBand.choices, blank=True)
+    health_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(mrr__gte=0), name="account_mrr_not_negative"),
+        ]
+        indexes = [
+            GinIndex(fields=["domains"], name="account_domains_gin"),
+            models.Index(fields=["csm", "name"], name="account_csm_name"),
+            models.Index(fields=["renewal_date"], name="account_renewal_date"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    """A person at a customer. May sign in to the portal through `user` (role customer)."""
+
+    name = models.CharField(max_length=150)
+    email = models.EmailField(max_length=254)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+    )
+    user = models.OneToOneField(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contact",
+        limit_choices_to={"role": Role.CUSTOMER},
+        verbose_name="portal login",
+    )
+    title = models.CharField(max_length=100, blank=True)
+    phone = models.CharField(max_length=50, blank=True)
+    is_account_admin = models.BooleanField(
+        default=False, help_text="Sees all of the account's tickets in the portal."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="contact_email_ci_unique"),
+        ]
+        indexes = [models.Index(fields=["account", "name"], name="contact_account_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.email.strip().lower()
+
+    @property
+    def first_name(self) -> str:
+        return (self.name or self.email).split()[0]

@@ -1,0 +1,64 @@
+from django.contrib import admin
+
+from .models import AgentStatus, Attachment, Macro, Message, SavedView, TeamAssignment, Ticket
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    fields = ["created_at", "public", "author_user", "author_contact", "body"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    """Read-mostly: tickets change through the agent workspace, where the rules and the event
+    log live. The admin is for looking things up."""
+
+    list_display = ["id", "subject", "status", "priority", "account", "assignee", "updated_at"]
+    list_filter = ["status", "priority", "type", "channel", "team"]
+    search_fields = ["=id", "subject", "requester__email"]
+    list_select_related = ["account", "assignee"]
+    show_full_result_count = False  # no COUNT(*) over a million rows per page
+    readonly_fields = [f.name for f in Ticket._meta.fields if f.name != "id"]
+    inlines = [MessageInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin):
+    list_display = ["title", "set_status", "set_priority", "public", "active"]
+    list_filter = ["active", "public"]
+    search_fields = ["title", "body"]
+
+
+@admin.register(TeamAssignment)
+class TeamAssignmentAdmin(admin.ModelAdmin):
+    list_display = ["team", "auto_assign", "last_assigned"]
+    list_editable = ["auto_assign"]
+    readonly_fields = ["last_assigned"]
+
+
+@admin.register(AgentStatus)
+class AgentStatusAdmin(admin.ModelAdmin):
+    list_display = ["user", "available", "max_open_tickets"]
+    list_editable = ["available", "max_open_tickets"]
+    search_fields = ["user__email", "user__full_name"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "query"]
+    search_fields = ["name", "owner__email"]
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    list_display = ["filename", "content_type", "size", "message"]
+    search_fields = ["filename"]
+    raw_id_fields = ["message"]

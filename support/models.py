@@ -1,0 +1,340 @@
+import functools
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Case, Q, Value, When
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Account, Contact, Team
+
+from .choices import PRIORITY_RANK, UNSOLVED, Channel, EventKind, Priority, Status, TicketType
+
+SEARCH_CONFIG = settings.CX_SEARCH_CONFIG
+SUBJECT_MAX_LENGTH = 250
+UNSOLVED_Q = Q(status__in=[s.value for s in UNSOLVED])
+
+
+_URL_PLACEHOLDER = "987654321"
+
+
+@functools.cache
+def _ticket_url_pattern() -> str:
+    return reverse("support:ticket-detail", args=[int(_URL_PLACEHOLDER)])
+
+
+class Ticket(models.Model):
+    """A customer's request, worked by an agent until it is solved. The id is its number (#1042).
+
+    `version` grows by one on every change so that an edit based on an older version can be
+    refused (optimistic concurrency) instead of silently overwriting someone else's change.
+    """
+
+    subject = models.CharField(max_length=SUBJECT_MAX_LENGTH)
+    # Foreign keys whose lookups a composite index below already serves have no index of
+    # their own (db_index=False): one index less to write on every change.
+    requester = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="tickets", db_index=False
+    )
+    account = models.ForeignKey(
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tickets",
+        db_index=False,
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    priority_rank = models.GeneratedField(
+        expression=Case(
+            *[When(priority=p.value, then=Value(rank)) for p, rank in PRIORITY_RANK.items()],
+            default=Value(0),
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
+    type = models.CharField(max_length=10, choices=TicketType.choices, default=TicketType.QUESTION)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.PORTAL)
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    reopen_count = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField(default=1)
+    created_by_agent = models.BooleanField(
+        default=False, help_text="Opened by an agent on the customer's behalf (FRT rule)."
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_tickets",
+        db_index=False,
+    )
+    follow_up_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_ups",
+        db_index=False,
+    )
+    # Full-text search: the subject's words (weight A) and every message's words (weight B),
+    # kept current by support.search when they change; GIN-indexed. Only the vector is
+    # stored here, not the text, so the rows the queue reads stay small.
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(subject=""), name="ticket_subject_not_empty"),
+        ]
+        indexes = [
+            # Each built-in queue view scans one of these in order: (sort key, id) for keyset.
+            models.Index(
+                fields=["-updated_at", "-id"], name="ticket_unsolved_updated", condition=UNSOLVED_Q
+            ),
+            models.Index(
+                fields=["assignee", "-updated_at", "-id"],
+                name="ticket_unsolved_assignee",
+                condition=UNSOLVED_Q,
+            ),
+            models.Index(
+                fields=["team", "-updated_at", "-id"],
+                name="ticket_unsolved_team",
+                condition=UNSOLVED_Q,
+            ),
+            models.Index(
+                fields=["-updated_at", "-id"],
+                name="ticket_unassigned",
+                condition=UNSOLVED_Q & Q(assignee__isnull=True),
+            ),
+            models.Index(
+                fields=["-priority_rank", "-updated_at", "-id"],
+                name="ticket_unsolved_priority",
+                condition=UNSOLVED_Q,
+            ),
+            models.Index(fields=["status", "-updated_at", "-id"], name="ticket_status_updated"),
+            models.Index(fields=["-updated_at", "-id"], name="ticket_updated"),
+            models.Index(fields=["-created_at", "-id"], name="ticket_created"),
+            models.Index(fields=["account", "status"], name="ticket_account_status"),
+            models.Index(fields=["requester", "-created_at"], name="ticket_requester_created"),
+            models.Index(
+                fields=["solved_at"], name="ticket_solved_at", condition=Q(status="solved")
+            ),
+            models.Index(fields=["-solved_at"], include=["status"], name="ticket_solved_recent"),
+            models.Index(
+                fields=["merged_into"],
+                name="ticket_merged_into",
+                condition=Q(merged_into__isnull=False),
+            ),
+            models.Index(
+                fields=["follow_up_of"],
+                name="ticket_follow_up_of",
+                condition=Q(follow_up_of__isnull=False),
+            ),
+            GinIndex(fields=["tags"], name="ticket_tags_gin"),
+            GinIndex(fields=["search_vector"], name="ticket_search_vector_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+    @property
+    def number(self) -> int:
+        return self.pk
+
+    def get_absolute_url(self) -> str:
+        # Lists show fifty of these per page; one reverse() per process instead of per row.
+        return _ticket_url_pattern().replace(_URL_PLACEHOLDER, str(self.pk))
+
+    @property
+    def is_unsolved(self) -> bool:
+        return self.status in UNSOLVED
+
+
+class Message(models.Model):
+    """One entry in a ticket's thread: a public reply (customer-visible) or an internal note.
+
+    Written by an agent (`author_user`) or by the customer (`author_contact`). `body` is the
+    Markdown as typed; `body_html` is its sanitised rendering, made once on write.
+    """
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ticket_messages",
+    )
+    author_contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="ticket_messages"
+    )
+    public = models.BooleanField(default=True)
+    body = models.TextField()
+    body_html = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(author_user__isnull=True) | Q(author_contact__isnull=True),
+                name="message_one_author",
+            ),
+            models.CheckConstraint(
+                condition=Q(public=True) | Q(author_contact__isnull=True),
+                name="message_customer_is_public",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["ticket", "created_at", "id"], name="message_ticket_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{'Reply' if self.public else 'Note'} on #{self.ticket_id}"
+
+    @property
+    def is_from_customer(self) -> bool:
+        return self.author_contact_id is not None
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    return f"attachments/{timezone.now():%Y/%m}/{instance.message.ticket_id}/{filename}"
+
+
+class Attachment(models.Model):
+    """A file sent with a message. Always served as a download, never inline."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=500)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255, default="application/octet-stream")
+    size = models.PositiveBigIntegerField(validators=[MinValueValidator(1)])
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class TicketEvent(models.Model):
+    """One change to a ticket: who, what field, from, to, when. Append-only.
+
+    A database trigger (migration 0002) refuses UPDATE, so history cannot be rewritten.
+    """
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(
+        max_length=100, blank=True, help_text="Who acted when not a user: 'customer', a rule."
+    )
+    field = models.CharField(max_length=50, blank=True)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["ticket", "created_at", "id"], name="event_ticket_created"),
+            models.Index(fields=["created_at"], name="event_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} {self.kind} {self.field}"
+
+
+class Macro(models.Model):
+    """A canned response: a body with placeholders and optional actions, applied in the composer.
+
+    Placeholders: {{ requester.first_name }}, {{ ticket.number }}, {{ agent.first_name }}.
+    """
+
+    title = models.CharField(max_length=150, unique=True)
+    body = models.TextField(blank=True)
+    set_status = models.CharField(max_length=10, choices=Status.choices, blank=True)
+    set_priority = models.CharField(max_length=10, choices=Priority.choices, blank=True)
+    add_tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    public = models.BooleanField(default=True, help_text="Inserted as a public reply.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SavedView(models.Model):
+    """An agent's named filter for the queue (the query string of the queue page)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=1000)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="saved_view_owner_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentStatus(models.Model):
+    """Whether an agent takes new tickets from automatic assignment, and how many at most."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_status"
+    )
+    available = models.BooleanField(default=True)
+    max_open_tickets = models.PositiveIntegerField(default=25)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({'available' if self.available else 'away'})"
+
+
+class TeamAssignment(models.Model):
+    """A team's automatic assignment switch and its round-robin pointer."""
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="assignment")
+    auto_assign = models.BooleanField(default=False)
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.team}: {'round-robin' if self.auto_assign else 'manual'}"

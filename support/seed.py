@@ -1,0 +1,539 @@
+"""Demo tickets with realistic threads and event history, written with COPY.
+
+A million tickets must load in minutes, so rows are generated in one pass, in creation
+order, and streamed to PostgreSQL; message HTML is rendered once per template, not per row.
+Status follows age: recent tickets are new/open/pending, older ones solved, then closed;
+a few per cent stay open for weeks (the aged backlog).
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from accounts.bulk import bulk_load, copy_rows, reset_sequence
+from accounts.seed import CrmWorld
+
+from .choices import Channel, EventKind, Priority, Status, TicketType
+from .models import AgentStatus, Macro, Message, TeamAssignment, Ticket, TicketEvent
+from .rendering import render_markdown
+from .search import vector_sql
+
+# (subject, customer's first message, tags, type)
+_TOPICS = [
+    (
+        "Can't export report to CSV",
+        "Since this morning the **Export** button on the weekly "
+        "report spins forever and no file arrives. We need it for a board meeting.",
+        ["reports", "export"],
+        TicketType.INCIDENT,
+    ),
+    (
+        "SSO login fails with SAML error",
+        "Users get `SAML response signature invalid` when "
+        "signing in through Okta. Nothing changed on our side.",
+        ["sso", "login"],
+        TicketType.INCIDENT,
+    ),
+    (
+        "Invoice shows wrong number of seats",
+        "Our last invoice charges for 120 seats but we only have 95 active users. Can you check?",
+        ["billing", "invoice"],
+        TicketType.QUESTION,
+    ),
+    (
+        "How do I add a custom field?",
+        "We'd like to track the contract owner on each record. "
+        "Is there a way to add a custom field?",
+        ["how-to", "custom-fields"],
+        TicketType.QUESTION,
+    ),
+    (
+        "API returns 429 too often",
+        "Our sync job hits `429 Too Many Requests` after about "
+        "600 calls a minute. What are the limits?",
+        ["api", "rate-limit"],
+        TicketType.PROBLEM,
+    ),
+    (
+        "Dashboard is very slow",
+        "The main dashboard takes 20+ seconds to load for our team in Singapore.",
+        ["performance"],
+        TicketType.INCIDENT,
+    ),
+    (
+        "Please add two new admins",
+        "Can you give admin rights to our new IT leads? Their emails are in the thread.",
+        ["admin", "access"],
+        TicketType.TASK,
+    ),
+    (
+        "Webhook deliveries failing",
+        "Since yesterday our endpoint receives no webhooks. The delivery log shows timeouts.",
+        ["webhooks", "integrations"],
+        TicketType.INCIDENT,
+    ),
+    (
+        "Data import stuck at 80%",
+        "The CSV import of 40,000 rows has been at 80% for two hours.",
+        ["import"],
+        TicketType.PROBLEM,
+    ),
+    (
+        "Feature request: dark mode",
+        "Several of our users work night shifts and asked for a dark theme.",
+        ["feature-request"],
+        TicketType.QUESTION,
+    ),
+    (
+        "Password reset email never arrives",
+        "Two of our users asked for a reset link but nothing reached their inbox, not even spam.",
+        ["login", "email"],
+        TicketType.INCIDENT,
+    ),
+    (
+        "Question about the renewal quote",
+        "We received the renewal quote and have questions about the new pricing tier.",
+        ["billing", "renewal"],
+        TicketType.QUESTION,
+    ),
+    (
+        "Integration with Salesforce drops records",
+        "Around 5% of the records we sync from Salesforce never show up.",
+        ["integrations", "salesforce"],
+        TicketType.PROBLEM,
+    ),
+    (
+        "Training session for new team",
+        "We onboard 15 new people next month. Can we book a training session?",
+        ["training", "onboarding"],
+        TicketType.TASK,
+    ),
+    (
+        "Mobile app crashes on startup",
+        "After the latest update the iOS app closes right after the splash screen.",
+        ["mobile", "bug"],
+        TicketType.INCIDENT,
+    ),
+]
+_AGENT_REPLIES = [
+    "Thanks for reaching out! I'm looking into this now and will update you shortly.",
+    "Thanks for the details. Could you send a screenshot and the time it happened "
+    "(with time zone)?",
+    "I've reproduced the problem and passed it to our engineers. I'll keep you posted.",
+    "Good news: this is fixed on our side. Could you try again and let me know?",
+    "Here is the article that walks through it step by step. Let me know if anything is unclear.",
+]
+_NOTES = [
+    "Checked the logs: errors started after Tuesday's deploy.",
+    "Customer is in renewal this quarter; let's keep them posted closely.",
+    "Linked to the known issue in the engineering tracker.",
+    "Escalating to Tier 2 if not solved today.",
+]
+_CUSTOMER_FOLLOWUPS = [
+    "Thanks, that worked!",
+    "Still happening for some users, unfortunately.",
+    "Here's the screenshot you asked for.",
+    "Any update on this?",
+]
+_MACROS = [
+    (
+        "Ask for details",
+        "Hi {{ requester.first_name }},\n\nThanks for contacting us about "
+        "ticket #{{ ticket.number }}. Could you tell us the steps to reproduce and send a "
+        "screenshot?\n\nBest,\n{{ agent.first_name }}",
+        Status.PENDING,
+        "",
+        ["needs-info"],
+    ),
+    (
+        "Solved — confirm",
+        "Hi {{ requester.first_name }},\n\nThis should now be fixed. We'll "
+        "close the ticket in a few days; just reply if anything is still wrong.\n\n"
+        "{{ agent.first_name }}",
+        Status.SOLVED,
+        "",
+        [],
+    ),
+    ("Escalate to engineering", "", "", Priority.HIGH, ["escalated"]),
+    (
+        "Billing handover",
+        "Hi {{ requester.first_name }},\n\nI've passed your question to our "
+        "billing team; they'll reply within one business day.\n\n{{ agent.first_name }}",
+        Status.ON_HOLD,
+        "",
+        ["billing"],
+    ),
+]
+
+_REFERENCE_PREFIXES = ["ORD", "INV", "ERR", "CASE", "PO", "JOB"]
+_BROWSERS = [
+    "Chrome 131",
+    "Firefox 133",
+    "Safari 18",
+    "Edge 131",
+    "iOS app 5.2",
+    "Android app 5.1",
+    "Windows desktop app",
+    "macOS desktop app",
+]
+_PLANS = ["Starter", "Team", "Business", "Enterprise", "Trial"]
+
+_PRIORITIES = {
+    Priority.LOW: 0.10,
+    Priority.NORMAL: 0.60,
+    Priority.HIGH: 0.22,
+    Priority.URGENT: 0.08,
+}
+_CHANNELS = {
+    Channel.EMAIL: 0.5,
+    Channel.PORTAL: 0.3,
+    Channel.API: 0.08,
+    Channel.PHONE: 0.07,
+    Channel.CHAT: 0.05,
+}
+_TIER_TICKET_WEIGHT = {"enterprise": 8.0, "growth": 3.0, "starter": 1.0}
+
+TICKET_COLUMNS = [
+    "id",
+    "subject",
+    "search_text",
+    "requester_id",
+    "account_id",
+    "status",
+    "priority",
+    "type",
+    "channel",
+    "tags",
+    "assignee_id",
+    "team_id",
+    "created_at",
+    "updated_at",
+    "first_response_at",
+    "solved_at",
+    "closed_at",
+    "reopen_count",
+    "version",
+    "created_by_agent",
+    "merged_into_id",
+    "follow_up_of_id",
+]
+MESSAGE_COLUMNS = [
+    "id",
+    "ticket_id",
+    "author_user_id",
+    "author_contact_id",
+    "public",
+    "body",
+    "body_html",
+    "created_at",
+]
+EVENT_COLUMNS = [
+    "id",
+    "ticket_id",
+    "kind",
+    "actor_id",
+    "actor_label",
+    "field",
+    "old_value",
+    "new_value",
+    "created_at",
+]
+
+
+@dataclass
+class _Rendered:
+    body: str
+    html: str
+
+
+def _rendered(texts: list[str]) -> list[_Rendered]:
+    return [_Rendered(t, render_markdown(t)) for t in texts]
+
+
+def _greeted(name: str, part: _Rendered) -> tuple[str, str]:
+    return f"Hi {name},\n\n{part.body}", f"<p>Hi {html.escape(name)},</p>\n{part.html}"
+
+
+class _Generator:
+    """Streams ticket, message and event rows in ticket order, sharing one id counter each."""
+
+    def __init__(self, world: CrmWorld, *, tickets: int, seed: int, days: int) -> None:
+        self.rng = random.Random(seed * 7919 + 1)
+        self.world = world
+        self.tickets = tickets
+        self.now = timezone.now()
+        self.start = self.now - timedelta(days=days)
+        self.close_after = timedelta(days=settings.CX_SOLVED_TICKETS_CLOSE_AFTER_DAYS)
+        live = [a for a in world.accounts if a.contact_ids]
+        self.accounts = live
+        self.account_cum_weights = list(
+            itertools.accumulate(_TIER_TICKET_WEIGHT[a.tier] for a in live)
+        )
+        self.topics = [
+            (s, _Rendered(b, render_markdown(b)), tags, kind) for s, b, tags, kind in _TOPICS
+        ]
+        self.replies = _rendered(_AGENT_REPLIES)
+        self.notes = _rendered(_NOTES)
+        self.followups = _rendered(_CUSTOMER_FOLLOWUPS)
+        self.messages: list[tuple] = []
+        self.bodies: list[str] = []  # the current ticket's, for its search text
+        self.events: list[tuple] = []
+        self.message_id = Message.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        self.event_id = (
+            TicketEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        )
+        self.first_ticket_id = (
+            Ticket.objects.order_by("-id").values_list("id", flat=True).first() or 1000
+        ) + 1
+
+    def _message(self, ticket_id, user_id, contact_id, public, body, body_html, at) -> None:
+        self.message_id += 1
+        self.messages.append(
+            (self.message_id, ticket_id, user_id, contact_id, public, body, body_html, at)
+        )
+        self.bodies.append(body)
+
+    def _event(self, ticket_id, kind, actor_id, label, field, old, new, at) -> None:
+        self.event_id += 1
+        self.events.append((self.event_id, ticket_id, kind, actor_id, label, field, old, new, at))
+
+    def _choose(self, weights: dict) -> str:
+        return self.rng.choices(list(weights), weights=list(weights.values()))[0]
+
+    def _status(self, created: datetime) -> str:
+        age_days = (self.now - created).total_seconds() / 86400
+        r = self.rng.random()
+        if age_days < 2:
+            return (
+                Status.NEW
+                if r < 0.3
+                else Status.OPEN
+                if r < 0.7
+                else Status.PENDING
+                if r < 0.9
+                else Status.ON_HOLD
+            )
+        if age_days < 14:
+            return Status.OPEN if r < 0.2 else Status.PENDING if r < 0.3 else Status.SOLVED
+        return Status.OPEN if r < 0.03 else Status.ON_HOLD if r < 0.035 else Status.SOLVED
+
+    def rows(self) -> Iterator[tuple]:
+        rng = self.rng
+        span = (self.now - self.start).total_seconds()
+        agents = self.world.agent_ids
+        teams = self.world.support_team_ids
+        for n in range(self.tickets):
+            tid = self.first_ticket_id + n
+            created = self.start + timedelta(
+                seconds=span * (n + rng.random()) / max(self.tickets, 1)
+            )
+            account = rng.choices(self.accounts, cum_weights=self.account_cum_weights)[0]
+            contact = rng.choice(account.contact_ids)
+            subject, first, tags, kind = rng.choice(self.topics)
+            status = self._status(created)
+            priority = self._choose(_PRIORITIES)
+            channel = self._choose(_CHANNELS)
+            team = teams[0] if rng.random() < 0.8 else teams[1]
+            # Every ticket past `new` has an owner; a few new ones were auto-assigned already.
+            assigned = status != Status.NEW or rng.random() < 0.2
+            assignee = rng.choice(agents) if assigned else None
+            name = rng.choice(("there", "team"))
+            self._event(tid, EventKind.CREATED, None, "customer", "", "", "", created)
+            reference = (
+                f"Reference {rng.choice(_REFERENCE_PREFIXES)}-{rng.randint(10000, 99999)} · "
+                f"{rng.choice(_BROWSERS)} · {rng.choice(_PLANS)} plan"
+            )
+            self._message(
+                tid,
+                None,
+                contact,
+                True,
+                f"{first.body}\n\n{reference}",
+                f"{first.html}\n<p>{html.escape(reference)}</p>",
+                created,
+            )
+            updated = created
+            first_response = solved = closed = None
+            if assignee:
+                at = created + timedelta(minutes=rng.randint(1, 30))
+                self._event(tid, EventKind.CHANGED, assignee, "", "assignee", "", str(assignee), at)
+                updated = at
+            if status != Status.NEW:
+                first_response = updated + timedelta(minutes=rng.randint(5, 60 * 30))
+                if first_response >= self.now:  # not answered yet
+                    first_response, status = None, Status.NEW
+            if first_response:
+                body, body_html = _greeted(name, rng.choice(self.replies))
+                self._message(tid, assignee, None, True, body, body_html, first_response)
+                self._event(
+                    tid,
+                    EventKind.CHANGED,
+                    assignee,
+                    "",
+                    "status",
+                    Status.NEW,
+                    Status.OPEN,
+                    first_response,
+                )
+                updated = first_response
+                for chance, texts, public in (
+                    (0.3, self.notes, False),
+                    (0.35, self.followups, True),
+                ):
+                    at = updated + timedelta(minutes=rng.randint(10, 60 * 24))
+                    if rng.random() < chance and at < self.now:
+                        part = rng.choice(texts)
+                        self._message(
+                            tid,
+                            None if public else assignee,
+                            contact if public else None,
+                            public,
+                            part.body,
+                            part.html,
+                            at,
+                        )
+                        updated = at
+                if status in (Status.PENDING, Status.ON_HOLD):
+                    self._event(
+                        tid, EventKind.CHANGED, assignee, "", "status", Status.OPEN, status, updated
+                    )
+                solved = updated + timedelta(minutes=rng.randint(10, 60 * 72))
+                if status == Status.SOLVED and solved < self.now:
+                    self._event(
+                        tid,
+                        EventKind.CHANGED,
+                        assignee,
+                        "",
+                        "status",
+                        Status.OPEN,
+                        Status.SOLVED,
+                        solved,
+                    )
+                    updated = solved
+                    if solved + self.close_after < self.now:
+                        closed = solved + self.close_after
+                        status = Status.CLOSED
+                        self._event(
+                            tid,
+                            EventKind.CHANGED,
+                            None,
+                            "auto-close",
+                            "status",
+                            Status.SOLVED,
+                            Status.CLOSED,
+                            closed,
+                        )
+                        updated = closed
+                else:
+                    solved = None
+                    if status == Status.SOLVED:
+                        status = Status.OPEN
+            search_text, self.bodies = "\n".join(self.bodies), []
+            yield (
+                tid,
+                subject,
+                search_text,
+                contact,
+                account.id,
+                status,
+                priority,
+                kind,
+                channel,
+                list(tags) if rng.random() < 0.8 else [],
+                assignee,
+                team,
+                created,
+                updated,
+                first_response,
+                solved,
+                closed,
+                0,
+                1,
+                False,
+                None,
+                None,
+            )
+
+
+def seed_support(
+    world: CrmWorld,
+    *,
+    tickets: int,
+    seed: int,
+    days: int = 365,
+    progress: Callable[[str, int], None] | None = None,
+    on_rebuild: Callable[[int, int, str], None] | None = None,
+) -> dict[str, int]:
+    """Write `tickets` tickets with threads and events; returns row counts per table."""
+    for title, body, status, priority, tags in _MACROS:
+        Macro.objects.get_or_create(
+            title=title,
+            defaults={
+                "body": body,
+                "set_status": status,
+                "set_priority": priority,
+                "add_tags": tags,
+            },
+        )
+    AgentStatus.objects.bulk_create(
+        [
+            AgentStatus(user_id=uid, available=i % 5 != 4, max_open_tickets=40)
+            for i, uid in enumerate(world.agent_ids)
+        ],
+        ignore_conflicts=True,
+    )
+    TeamAssignment.objects.get_or_create(
+        team_id=world.support_team_ids[0], defaults={"auto_assign": True}
+    )
+
+    generator = _Generator(world, tickets=tickets, seed=seed, days=days)
+    tables = [Ticket._meta.db_table, Message._meta.db_table, TicketEvent._meta.db_table]
+    counts = {"tickets": 0, "messages": 0, "events": 0}
+    chunk = 20_000
+
+    # Tickets pass through a temporary table that holds their thread's text and computes
+    # the search vector as a generated column while COPY streams in (PostgreSQL works on it
+    # alongside Python); moving rows into support_ticket is then a plain copy.
+    stage = "seed_ticket_stage"
+    columns = ", ".join(c for c in TICKET_COLUMNS if c != "search_text")
+    with bulk_load(tables, on_rebuild=on_rebuild), connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+        cursor.execute(
+            f"CREATE TEMP TABLE {stage} (LIKE support_ticket INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        cursor.execute(
+            f"ALTER TABLE {stage} DROP COLUMN search_vector, ADD COLUMN search_text text, "
+            f"ADD COLUMN search_vector tsvector GENERATED ALWAYS AS "
+            f"({vector_sql('subject', 'search_text')}) STORED"
+        )
+        rows = generator.rows()
+        while True:
+            # The generator feeds COPY row by row, so Python makes rows while PostgreSQL
+            # parses the previous ones and computes their vectors.
+            written = copy_rows(stage, TICKET_COLUMNS, itertools.islice(rows, chunk))
+            if not written:
+                break
+            cursor.execute(
+                f"INSERT INTO support_ticket ({columns}, search_vector) "
+                f"SELECT {columns}, search_vector FROM {stage}"
+            )
+            cursor.execute(f"TRUNCATE {stage}")
+            counts["tickets"] += written
+            counts["messages"] += copy_rows(tables[1], MESSAGE_COLUMNS, generator.messages)
+            counts["events"] += copy_rows(tables[2], EVENT_COLUMNS, generator.events)
+            generator.messages.clear()
+            generator.events.clear()
+            if progress:
+                progress("tickets", written)
+    for table in tables:
+        reset_sequence(table)
+    return counts

@@ -1,0 +1,736 @@
+"""Every write to tickets: the status rules, assignment, merge, macros and bulk changes.
+
+Each change to a ticket writes one `TicketEvent` per field (who, what, from, to, when) and
+bumps `Ticket.version`, so an edit based on an older version is refused (`StaleTicket`).
+Services that touch several tickets lock them in primary-key order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.template import Context, Template
+from django.utils import timezone
+
+from accounts.choices import Role
+from accounts.models import Contact, Team, User
+
+from . import search
+from .choices import AGENT_SETTABLE, UNSOLVED, Channel, EventKind, Priority, Status, TicketType
+from .models import (
+    SUBJECT_MAX_LENGTH,
+    AgentStatus,
+    Attachment,
+    Macro,
+    Message,
+    TeamAssignment,
+    Ticket,
+    TicketEvent,
+)
+from .rendering import render_markdown
+
+BODY_MAX_LENGTH = 100_000
+TAG_MAX_LENGTH = 50
+
+
+class TicketError(Exception):
+    """A change the rules refuse; `str()` is the message to show the person."""
+
+
+class StaleTicket(TicketError):
+    def __init__(self, ticket: Ticket) -> None:
+        self.ticket = ticket
+        super().__init__(
+            f"Ticket #{ticket.pk} was changed by someone else since you opened it "
+            f"(now version {ticket.version}). Review the changes and try again."
+        )
+
+
+class AlreadyClaimed(TicketError):
+    def __init__(self, ticket: Ticket) -> None:
+        self.ticket = ticket
+        super().__init__(f"{ticket.assignee} has ticket #{ticket.pk}.")
+
+
+class NewerReplyExists(TicketError):
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        super().__init__(
+            "A newer public reply was added while you were writing. Review it, then send again."
+        )
+
+
+class TicketClosed(TicketError):
+    pass
+
+
+# --- validation helpers -----------------------------------------------------------------
+
+
+def clean_subject(subject: str) -> str:
+    subject = " ".join((subject or "").split())
+    if not subject:
+        raise ValidationError({"subject": "A subject is required."})
+    if len(subject) > SUBJECT_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "subject": f"Keep the subject under {SUBJECT_MAX_LENGTH} characters "
+                f"(it has {len(subject)})."
+            }
+        )
+    return subject
+
+
+def clean_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "Write a message first."})
+    if len(body) > BODY_MAX_LENGTH:
+        raise ValidationError({"body": f"Messages are limited to {BODY_MAX_LENGTH:,} characters."})
+    return body
+
+
+def clean_tags(tags: Iterable[str]) -> list[str]:
+    cleaned = []
+    for tag in tags:
+        tag = "-".join(tag.strip().lower().split())
+        if not tag:
+            continue
+        if len(tag) > TAG_MAX_LENGTH:
+            raise ValidationError({"tags": f"Tags are limited to {TAG_MAX_LENGTH} characters."})
+        if tag not in cleaned:
+            cleaned.append(tag)
+    return cleaned
+
+
+def _size(n: int) -> str:
+    for unit, factor in (("MB", 1_048_576), ("KB", 1024)):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def clean_attachments(files: Sequence[UploadedFile]) -> None:
+    limit = settings.CX_ATTACHMENT_MAX_BYTES
+    for upload in files:
+        if not upload.size:
+            raise ValidationError({"attachments": f"{upload.name} is empty."})
+        if upload.size > limit:
+            size, most = _size(upload.size), _size(limit)
+            if size == most:  # just over: rounding would show the same number twice
+                size, most = f"{upload.size:,} bytes", f"{limit:,} bytes"
+            raise ValidationError(
+                {"attachments": f"{upload.name} ({size}) is over the {most} limit for attachments."}
+            )
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+def _value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, User | Team | Contact):
+        return str(value.pk)
+    if isinstance(value, list):
+        return ", ".join(value)
+    return str(value)
+
+
+@dataclass
+class _Changes:
+    """Collects a ticket's field changes and their events, saved together."""
+
+    ticket: Ticket
+    actor: User | None
+    label: str = ""
+    now: datetime = field(default_factory=timezone.now)
+    events: list[TicketEvent] = field(default_factory=list)
+    fields: set[str] = field(default_factory=set)
+
+    def set(self, name: str, value: object) -> bool:
+        old = getattr(self.ticket, name)
+        if old == value:
+            return False
+        setattr(self.ticket, name, value)
+        self.fields.add(name.removesuffix("_id"))
+        self.event(EventKind.CHANGED, name.removesuffix("_id"), _value(old), _value(value))
+        return True
+
+    def event(self, kind: str, field_name: str = "", old: str = "", new: str = "") -> None:
+        self.events.append(
+            TicketEvent(
+                ticket=self.ticket,
+                kind=kind,
+                actor=self.actor,
+                actor_label=self.label,
+                field=field_name,
+                old_value=old,
+                new_value=new,
+                created_at=self.now,
+            )
+        )
+
+    def save(self) -> Ticket:
+        if not self.events:
+            return self.ticket
+        self.ticket.updated_at = self.now
+        self.ticket.version += 1
+        self.ticket.save(update_fields=[*self._columns(), "updated_at", "version"])
+        TicketEvent.objects.bulk_create(self.events)
+        self.events = []
+        self.fields = set()
+        return self.ticket
+
+    def _columns(self) -> list[str]:
+        fk = {"assignee", "team", "requester", "account", "merged_into", "follow_up_of"}
+        return [f"{name}_id" if name in fk else name for name in self.fields]
+
+
+def _set_status(changes: _Changes, status: str) -> None:
+    ticket = changes.ticket
+    if ticket.status == status:
+        return
+    if status == Status.SOLVED:
+        ticket.solved_at = changes.now
+        changes.fields.add("solved_at")
+    elif ticket.status == Status.SOLVED and status in UNSOLVED:
+        ticket.solved_at = None
+        changes.fields.add("solved_at")
+    if status == Status.CLOSED:
+        ticket.closed_at = changes.now
+        changes.fields.add("closed_at")
+    changes.set("status", status)
+
+
+def _lock(ticket_id: int) -> Ticket:
+    try:
+        return Ticket.objects.select_for_update().get(pk=ticket_id)
+    except Ticket.DoesNotExist:
+        raise TicketError(f"Ticket #{ticket_id} does not exist.") from None
+
+
+def _lock_many(ticket_ids: Iterable[int]) -> list[Ticket]:
+    # Primary-key order, so two services locking overlapping sets cannot deadlock.
+    return list(Ticket.objects.select_for_update().filter(pk__in=set(ticket_ids)).order_by("pk"))
+
+
+def _check_version(ticket: Ticket, expected_version: int | None) -> None:
+    if expected_version is not None and ticket.version != expected_version:
+        raise StaleTicket(ticket)
+
+
+def _check_open(ticket: Ticket) -> None:
+    if ticket.status == Status.CLOSED:
+        raise TicketClosed(f"Ticket #{ticket.pk} is closed and can no longer be changed.")
+
+
+# --- create -----------------------------------------------------------------------------
+
+
+def _add_message(
+    ticket: Ticket,
+    *,
+    body: str,
+    public: bool,
+    author_user: User | None = None,
+    author_contact: Contact | None = None,
+    attachments: Sequence[UploadedFile] = (),
+    at: datetime | None = None,
+) -> Message:
+    message = Message.objects.create(
+        ticket=ticket,
+        body=body,
+        body_html=render_markdown(body),
+        public=public,
+        author_user=author_user,
+        author_contact=author_contact,
+        created_at=at or timezone.now(),
+    )
+    search.index_text(ticket.pk, body)
+    for upload in attachments:
+        Attachment.objects.create(
+            message=message,
+            file=upload,
+            filename=upload.name[:255],
+            content_type=(upload.content_type or "application/octet-stream")[:255],
+            size=upload.size,
+        )
+    return message
+
+
+@transaction.atomic
+def ticket_create(
+    *,
+    requester: Contact,
+    subject: str,
+    body: str,
+    channel: str = Channel.PORTAL,
+    priority: str = Priority.NORMAL,
+    type: str = TicketType.QUESTION,
+    tags: Iterable[str] = (),
+    team: Team | None = None,
+    assignee: User | None = None,
+    attachments: Sequence[UploadedFile] = (),
+    acting_user: User | None = None,
+) -> Ticket:
+    """Open a ticket with its first message.
+
+    With `acting_user` (an agent) the ticket is opened on the customer's behalf: the first
+    message is the agent's, and first response waits for the agent's second public message.
+    """
+    subject = clean_subject(subject)
+    body = clean_body(body)
+    clean_attachments(attachments)
+    on_behalf = acting_user is not None and acting_user.is_staff_member
+    ticket = Ticket.objects.create(
+        subject=subject,
+        requester=requester,
+        account=requester.account,
+        channel=channel,
+        priority=priority,
+        type=type,
+        tags=clean_tags(tags),
+        team=team,
+        assignee=assignee,
+        created_by_agent=on_behalf,
+    )
+    search.index_subject(ticket.pk)
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=EventKind.CREATED,
+        actor=acting_user,
+        actor_label="" if acting_user else "customer",
+        created_at=ticket.created_at,
+    )
+    _add_message(
+        ticket,
+        body=body,
+        public=True,
+        attachments=attachments,
+        at=ticket.created_at,
+        author_user=acting_user if on_behalf else None,
+        author_contact=None if on_behalf else requester,
+    )
+    if assignee is None and team is not None:
+        ticket_auto_assign(ticket=ticket)
+    return ticket
+
+
+# --- replies ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_reply(
+    *,
+    ticket_id: int,
+    acting_user: User,
+    body: str,
+    public: bool = True,
+    attachments: Sequence[UploadedFile] = (),
+    seen_message_id: int | None = None,
+    status: str | None = None,
+    priority: str | None = None,
+    add_tags: Iterable[str] = (),
+    expected_version: int | None = None,
+    macro: Macro | None = None,
+) -> Message:
+    """An agent's public reply or internal note, optionally with property changes.
+
+    `macro` names the canned response the agent started from; the history records it.
+
+    `seen_message_id` is the newest message the agent had on screen: if a newer *public*
+    message exists, the reply is refused so the agent reviews it first.
+    """
+    body = clean_body(body)
+    clean_attachments(attachments)
+    ticket = _lock(ticket_id)
+    _check_open(ticket)
+    _check_version(ticket, expected_version)
+    if public and seen_message_id is not None:
+        newer = ticket.messages.filter(public=True, pk__gt=seen_message_id).order_by("-pk").first()
+        if newer:
+            raise NewerReplyExists(newer)
+    changes = _Changes(ticket, acting_user)
+    message = _add_message(
+        ticket,
+        body=body,
+        public=public,
+        author_user=acting_user,
+        attachments=attachments,
+        at=changes.now,
+    )
+    if public:
+        changes.event(EventKind.REPLIED, new=str(message.pk))
+        if ticket.first_response_at is None and _stops_first_response(ticket, message):
+            ticket.first_response_at = message.created_at
+            changes.fields.add("first_response_at")
+            if ticket.status == Status.NEW:
+                _set_status(changes, Status.OPEN)
+    else:
+        changes.event(EventKind.NOTED, new=str(message.pk))
+    if macro is not None:
+        changes.event(EventKind.MACRO, "macro", "", macro.title)
+    _apply_properties(changes, status=status, priority=priority, add_tags=add_tags)
+    changes.save()
+    return message
+
+
+def _stops_first_response(ticket: Ticket, message: Message) -> bool:
+    if not ticket.created_by_agent:
+        return True
+    # Opened by an agent for the customer: the clock stops at the second agent message.
+    return (
+        ticket.messages.filter(public=True, author_user__isnull=False)
+        .exclude(pk=message.pk)
+        .exists()
+    )
+
+
+@transaction.atomic
+def ticket_customer_reply(
+    *,
+    ticket_id: int,
+    contact: Contact,
+    body: str,
+    attachments: Sequence[UploadedFile] = (),
+) -> Message:
+    """The customer writes on their ticket (portal or email).
+
+    Pending or solved → open (from solved it counts a reopen). A closed ticket is not
+    reopened: the reply starts a follow-up ticket linked to it.
+    """
+    body = clean_body(body)
+    clean_attachments(attachments)
+    ticket = _lock(ticket_id)
+    if ticket.status == Status.CLOSED:
+        follow_up = ticket_create(
+            requester=contact,
+            subject=f"Follow-up: {ticket.subject}"[:SUBJECT_MAX_LENGTH],
+            body=body,
+            channel=ticket.channel,
+            priority=ticket.priority,
+            type=ticket.type,
+            tags=ticket.tags,
+            team=ticket.team,
+            attachments=attachments,
+        )
+        follow_up.follow_up_of = ticket
+        follow_up.save(update_fields=["follow_up_of"])
+        return follow_up.messages.get()
+    changes = _Changes(ticket, None, label="customer")
+    message = _add_message(
+        ticket,
+        body=body,
+        public=True,
+        author_contact=contact,
+        attachments=attachments,
+        at=changes.now,
+    )
+    changes.event(EventKind.CUSTOMER_REPLIED, new=str(message.pk))
+    if ticket.status == Status.SOLVED:
+        ticket.reopen_count += 1
+        changes.fields.add("reopen_count")
+        changes.event(EventKind.REOPENED)
+        _set_status(changes, Status.OPEN)
+    elif ticket.status == Status.PENDING:
+        _set_status(changes, Status.OPEN)
+    changes.save()
+    return message
+
+
+# --- property changes -------------------------------------------------------------------
+
+
+def _apply_properties(
+    changes: _Changes,
+    *,
+    status: str | None = None,
+    priority: str | None = None,
+    add_tags: Iterable[str] = (),
+    **fields: object,
+) -> None:
+    ticket = changes.ticket
+    if status:
+        if status not in AGENT_SETTABLE:
+            raise ValidationError({"status": f"Agents cannot set a ticket to “{status}”."})
+        _set_status(changes, status)
+    if priority:
+        if priority not in Priority.values:
+            raise ValidationError({"priority": f"Unknown priority “{priority}”."})
+        changes.set("priority", priority)
+    if add_tags:
+        changes.set("tags", clean_tags([*ticket.tags, *add_tags]))
+    for name, value in fields.items():
+        if name == "subject":
+            value = clean_subject(value)
+        elif name == "tags":
+            value = clean_tags(value)
+        elif name in {"assignee", "team"}:
+            name = f"{name}_id"
+            value = value.pk if value is not None else None
+        changes.set(name, value)
+
+
+@transaction.atomic
+def ticket_update(
+    *, ticket_id: int, acting_user: User, expected_version: int | None, **fields: object
+) -> Ticket:
+    """Change a ticket's properties: status, priority, type, subject, tags, assignee, team.
+
+    Refused with `StaleTicket` when `expected_version` is not the current version.
+    """
+    allowed = {"status", "priority", "type", "subject", "tags", "assignee", "team", "add_tags"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError(f"Unknown ticket fields: {', '.join(sorted(unknown))}.")
+    ticket = _lock(ticket_id)
+    _check_open(ticket)
+    _check_version(ticket, expected_version)
+    if "assignee" in fields and fields["assignee"] is not None:
+        _check_assignable(fields["assignee"])
+    changes = _Changes(ticket, acting_user)
+    _apply_properties(changes, **fields)
+    subject_changed = "subject" in changes.fields
+    changes.save()
+    if subject_changed:
+        search.index_subject(ticket.pk)
+    return ticket
+
+
+def _check_assignable(user: User) -> None:
+    if not user.is_active or user.role not in {Role.AGENT, Role.ADMIN, Role.MANAGER, Role.CSM}:
+        raise ValidationError({"assignee": f"{user} cannot be assigned tickets."})
+
+
+@transaction.atomic
+def ticket_claim(*, ticket_id: int, acting_user: User) -> Ticket:
+    """“Take it”: the agent becomes the assignee unless someone already is.
+
+    The row lock serialises two agents claiming at once: the second sees the first's
+    assignment and gets `AlreadyClaimed` naming them.
+    """
+    ticket = _lock(ticket_id)
+    _check_open(ticket)
+    if ticket.assignee_id == acting_user.pk:
+        return ticket
+    if ticket.assignee_id is not None:
+        ticket.assignee = User.objects.get(pk=ticket.assignee_id)
+        raise AlreadyClaimed(ticket)
+    changes = _Changes(ticket, acting_user)
+    changes.set("assignee_id", acting_user.pk)
+    return changes.save()
+
+
+@dataclass
+class BulkResult:
+    changed: list[int]
+    skipped: dict[int, str]
+    previous: dict[int, dict[str, object]]
+
+
+@transaction.atomic
+def tickets_bulk_update(
+    *,
+    ticket_ids: Iterable[int],
+    acting_user: User,
+    assignee: User | None = None,
+    unassign: bool = False,
+    status: str | None = None,
+    priority: str | None = None,
+    add_tags: Iterable[str] = (),
+) -> BulkResult:
+    """Apply one change to many tickets, writing the same events as single changes.
+
+    Closed tickets are skipped (and reported). `previous` holds what each changed ticket
+    had before, so the change can be undone with `tickets_bulk_restore`.
+    """
+    if assignee is not None:
+        _check_assignable(assignee)
+    add_tags = clean_tags(add_tags)
+    result = BulkResult(changed=[], skipped={}, previous={})
+    for ticket in _lock_many(ticket_ids):
+        if ticket.status == Status.CLOSED:
+            result.skipped[ticket.pk] = "closed"
+            continue
+        before = {
+            "assignee": ticket.assignee_id,
+            "status": ticket.status,
+            "priority": ticket.priority,
+            "tags": list(ticket.tags),
+        }
+        changes = _Changes(ticket, acting_user)
+        if assignee is not None or unassign:
+            changes.set("assignee_id", assignee.pk if assignee else None)
+        _apply_properties(changes, status=status, priority=priority, add_tags=add_tags)
+        if changes.events:
+            changes.save()
+            result.changed.append(ticket.pk)
+            result.previous[ticket.pk] = before
+    return result
+
+
+@transaction.atomic
+def tickets_bulk_restore(*, previous: dict[int, dict[str, object]], acting_user: User) -> int:
+    """Undo a bulk change: put back each ticket's earlier assignee, status, priority, tags."""
+    restored = 0
+    for ticket in _lock_many(int(pk) for pk in previous):
+        before = previous.get(ticket.pk) or previous.get(str(ticket.pk))
+        if ticket.status == Status.CLOSED or not before:
+            continue
+        changes = _Changes(ticket, acting_user)
+        changes.set("assignee_id", before["assignee"])
+        if before["status"] != ticket.status:
+            _set_status(changes, before["status"])
+        changes.set("priority", before["priority"])
+        changes.set("tags", list(before["tags"]))
+        if changes.events:
+            changes.save()
+            restored += 1
+    return restored
+
+
+@transaction.atomic
+def ticket_merge(*, source_id: int, target_id: int, acting_user: User) -> Ticket:
+    """Merge `source` into `target`: its thread moves over; it is closed with a pointer."""
+    if source_id == target_id:
+        raise TicketError("A ticket cannot be merged into itself.")
+    tickets = {t.pk: t for t in _lock_many([source_id, target_id])}
+    source, target = tickets.get(source_id), tickets.get(target_id)
+    if source is None or target is None:
+        missing = source_id if source is None else target_id
+        raise TicketError(f"Ticket #{missing} does not exist.")
+    for ticket in (source, target):
+        _check_open(ticket)
+    moved = source.messages.update(ticket=target)
+    search.index_merge(source_id=source.pk, target_id=target.pk)
+    source_changes = _Changes(source, acting_user)
+    source_changes.event(EventKind.MERGED, "merged_into", "", str(target.pk))
+    source.merged_into = target
+    source_changes.fields.add("merged_into")
+    if source.status != Status.SOLVED:
+        source.solved_at = source_changes.now
+        source_changes.fields.add("solved_at")
+    source.closed_at = source_changes.now
+    source_changes.fields.add("closed_at")
+    source_changes.set("status", Status.CLOSED)
+    source_changes.save()
+    target_changes = _Changes(target, acting_user)
+    target_changes.event(EventKind.MERGED, "merged_from", "", str(source.pk))
+    target_changes.set("tags", clean_tags([*target.tags, *source.tags]))
+    _add_message(
+        target,
+        public=False,
+        author_user=acting_user,
+        at=target_changes.now,
+        body=f"Ticket #{source.pk} “{source.subject}” was merged into this ticket "
+        f"({moved} message{'s' if moved != 1 else ''} moved).",
+    )
+    return target_changes.save()
+
+
+# --- macros -----------------------------------------------------------------------------
+
+
+def macro_render_body(*, macro: Macro, ticket: Ticket, agent: User) -> str:
+    """The macro's text with its placeholders filled (autoescape off: the result is
+    Markdown source, rendered and sanitised when sent)."""
+    template = Template("{% autoescape off %}" + macro.body + "{% endautoescape %}")
+    return template.render(
+        Context(
+            {
+                "requester": ticket.requester,
+                "ticket": ticket,
+                "agent": agent,
+            }
+        )
+    )
+
+
+# --- automatic assignment and closing ---------------------------------------------------
+
+
+def ticket_auto_assign(*, ticket: Ticket) -> User | None:
+    """Round-robin among the team's available agents under their open-ticket cap.
+
+    The team's assignment row is locked, so concurrent new tickets take turns.
+    """
+    if ticket.team_id is None or ticket.assignee_id is not None:
+        return None
+    setting = (
+        TeamAssignment.objects.select_for_update()
+        .filter(team_id=ticket.team_id, auto_assign=True)
+        .first()
+    )
+    if setting is None:
+        return None
+    unsolved = [s.value for s in UNSOLVED]
+    candidates = list(
+        User.objects.filter(
+            teams=ticket.team_id,
+            is_active=True,
+            role=Role.AGENT,
+            agent_status__available=True,
+        )
+        .annotate(
+            open_count=Count("assigned_tickets", filter=Q(assigned_tickets__status__in=unsolved))
+        )
+        .values_list("pk", "open_count", "agent_status__max_open_tickets")
+        .order_by("pk")
+    )
+    eligible = [pk for pk, count, cap in candidates if count < cap]
+    if not eligible:
+        return None
+    last = setting.last_assigned_id or 0
+    chosen = next((pk for pk in eligible if pk > last), eligible[0])
+    setting.last_assigned_id = chosen
+    setting.save(update_fields=["last_assigned"])
+    changes = _Changes(ticket, None, label="round-robin")
+    changes.set("assignee_id", chosen)
+    changes.save()
+    return User.objects.get(pk=chosen)
+
+
+def agent_status_set(*, user: User, available: bool, max_open_tickets: int | None = None) -> None:
+    status, _ = AgentStatus.objects.get_or_create(user=user)
+    status.available = available
+    if max_open_tickets is not None:
+        status.max_open_tickets = max_open_tickets
+    status.save()
+
+
+def close_solved_tickets(*, now: datetime | None = None, days: int | None = None) -> int:
+    """Close tickets solved more than `days` ago, in one set-based statement.
+
+    Safe to run twice at once: the UPDATE re-checks `status = 'solved'` under each row's
+    lock, so a ticket is closed, and its event written, exactly once.
+    """
+    now = now or timezone.now()
+    days = settings.CX_SOLVED_TICKETS_CLOSE_AFTER_DAYS if days is None else days
+    cutoff = now - timedelta(days=days)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH closed AS (
+                UPDATE support_ticket
+                SET status = 'closed', closed_at = %(now)s, updated_at = %(now)s,
+                    version = version + 1
+                WHERE status = 'solved' AND solved_at < %(cutoff)s
+                RETURNING id
+            )
+            INSERT INTO support_ticketevent
+                (ticket_id, kind, actor_id, actor_label, field, old_value, new_value,
+                 created_at)
+            SELECT id, 'changed', NULL, 'auto-close', 'status', 'solved', 'closed', %(now)s
+            FROM closed
+            """,
+            {"now": now, "cutoff": cutoff},
+        )
+        return cursor.rowcount

@@ -1,0 +1,334 @@
+"""The queue's reads: built-in views, counts, filters, ranked search, keyset pages."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.choices import Tier
+from support import services
+from support.choices import Channel, Priority, Status, TicketType
+from support.filters import TicketFilter
+from support.selectors import (
+    BUILTIN_VIEWS,
+    PAGE_SIZE,
+    BadCursor,
+    encode_cursor,
+    queue_counts,
+    queue_queryset,
+    ticket_queue,
+)
+from tests.factories import AccountFactory, ContactFactory, TeamFactory, TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def numbers(page) -> list[int]:
+    return [ticket.pk for ticket in page.rows]
+
+
+def in_view(view: str, viewer, **kwargs) -> list[int]:
+    return numbers(ticket_queue(viewer=viewer, view=view, size=500, **kwargs))
+
+
+def filtered(viewer, params: dict) -> list[int]:
+    filterset = TicketFilter(params, queryset=queue_queryset())
+    assert filterset.is_valid(), filterset.errors
+    return numbers(ticket_queue(viewer=viewer, filtered=filterset.qs, size=500))
+
+
+# --- built-in views -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(agent, make_user):
+    """One ticket that belongs in each built-in view, and a few that belong in none."""
+    colleague = make_user(full_name="Cam Colleague")
+    team, other_team = TeamFactory(name="Billing"), TeamFactory(name="Hardware")
+    agent.teams.add(team)
+    now = timezone.now()
+    return {
+        "mine": TicketFactory(assignee=agent, status=Status.OPEN),
+        "mine_pending": TicketFactory(assignee=agent, status=Status.PENDING),
+        "unassigned": TicketFactory(status=Status.NEW),
+        "colleague_team": TicketFactory(assignee=colleague, team=team, status=Status.OPEN),
+        "other_team": TicketFactory(assignee=colleague, team=other_team, status=Status.ON_HOLD),
+        "solved_recently": TicketFactory(
+            assignee=agent, status=Status.SOLVED, solved_at=now - timedelta(days=2)
+        ),
+        "closed_recently": TicketFactory(
+            status=Status.CLOSED, solved_at=now - timedelta(days=6), closed_at=now
+        ),
+        "solved_long_ago": TicketFactory(
+            assignee=agent, status=Status.SOLVED, solved_at=now - timedelta(days=30)
+        ),
+    }
+
+
+VIEW_MEMBERS = {
+    "mine": {"mine", "mine_pending"},
+    "unassigned": {"unassigned"},
+    "team": {"colleague_team"},
+    "open": {"mine", "mine_pending", "unassigned", "colleague_team", "other_team"},
+    "pending": {"mine_pending"},
+    "solved": {"solved_recently", "closed_recently"},
+}
+
+
+def test_every_builtin_view_is_covered_here():
+    assert set(VIEW_MEMBERS) == set(BUILTIN_VIEWS)
+
+
+@pytest.mark.parametrize("view", list(VIEW_MEMBERS))
+def test_builtin_view_holds_exactly_its_tickets(world, agent, view):
+    expected = {world[name].pk for name in VIEW_MEMBERS[view]}
+    assert set(in_view(view, agent)) == expected
+
+
+def test_my_open_tickets_belong_to_the_viewer_only(world, agent, make_user):
+    other = make_user()
+    assert in_view("mine", other) == []
+    assert world["mine"].pk in in_view("mine", agent)
+
+
+def test_queue_counts_match_each_view_in_one_statement(world, agent, django_assert_max_num_queries):
+    # One statement for the six counts (plus, once per request, the viewer's team ids).
+    with django_assert_max_num_queries(2):
+        counts = queue_counts(viewer=agent)
+    assert counts == {view: len(members) for view, members in VIEW_MEMBERS.items()}
+
+
+def test_counts_follow_changes_made_through_services(world, agent):
+    before = queue_counts(viewer=agent)
+    services.ticket_claim(ticket_id=world["unassigned"].pk, acting_user=agent)
+    after = queue_counts(viewer=agent)
+    assert after["unassigned"] == before["unassigned"] - 1
+    assert after["mine"] == before["mine"] + 1
+
+
+# --- filters ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "match", "miss"),
+    [
+        ({"status": ["pending"]}, {"status": Status.PENDING}, {"status": Status.OPEN}),
+        (
+            {"status": ["pending", "on_hold"]},
+            {"status": Status.ON_HOLD},
+            {"status": Status.NEW},
+        ),
+        ({"priority": ["urgent"]}, {"priority": Priority.URGENT}, {"priority": Priority.LOW}),
+        ({"type": ["incident"]}, {"type": TicketType.INCIDENT}, {"type": TicketType.TASK}),
+        ({"channel": ["email"]}, {"channel": Channel.EMAIL}, {"channel": Channel.CHAT}),
+        ({"tag": "VIP "}, {"tags": ["vip", "billing"]}, {"tags": ["vipish"]}),
+    ],
+    ids=["status", "several-statuses", "priority", "type", "channel", "tag"],
+)
+def test_filter_keeps_matching_tickets_only(agent, params, match, miss):
+    hit, other = TicketFactory(**match), TicketFactory(**miss)
+    assert filtered(agent, params) == [hit.pk]
+    assert other.pk not in filtered(agent, params)
+
+
+def test_filter_by_assignee(agent, make_user):
+    mine = TicketFactory(assignee=agent)
+    TicketFactory(assignee=make_user())
+    TicketFactory()
+    assert filtered(agent, {"assignee": str(agent.pk)}) == [mine.pk]
+
+
+def test_filter_assignee_none_means_unassigned(agent):
+    TicketFactory(assignee=agent)
+    nobody = TicketFactory(assignee=None)
+    assert filtered(agent, {"assignee": "none"}) == [nobody.pk]
+
+
+def test_filter_by_team(agent):
+    team = TeamFactory(name="Billing")
+    billing = TicketFactory(team=team)
+    TicketFactory(team=TeamFactory(name="Hardware"))
+    TicketFactory()
+    assert filtered(agent, {"team": str(team.pk)}) == [billing.pk]
+
+
+def test_filter_by_account_tier(agent):
+    big = TicketFactory(requester=ContactFactory(account=AccountFactory(tier=Tier.ENTERPRISE)))
+    TicketFactory(requester=ContactFactory(account=AccountFactory(tier=Tier.STARTER)))
+    assert filtered(agent, {"tier": ["enterprise"]}) == [big.pk]
+
+
+def test_filters_combine_with_a_builtin_view(agent):
+    urgent_mine = TicketFactory(assignee=agent, priority=Priority.URGENT)
+    TicketFactory(assignee=agent, priority=Priority.LOW)
+    TicketFactory(priority=Priority.URGENT)
+    filterset = TicketFilter({"priority": ["urgent"]}, queryset=queue_queryset())
+    assert filterset.is_valid()
+    page = ticket_queue(viewer=agent, view="mine", filtered=filterset.qs)
+    assert numbers(page) == [urgent_mine.pk]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"status": ["bogus"]}, "status"),
+        ({"assignee": "abc"}, "assignee"),
+        ({"team": "999999"}, "team"),
+        ({"tier": ["platinum"]}, "tier"),
+    ],
+)
+def test_invalid_filter_values_are_reported_by_the_filterset(params, field):
+    filterset = TicketFilter(params, queryset=queue_queryset())
+    assert not filterset.is_valid()
+    assert "Select a valid choice" in filterset.errors[field][0]
+
+
+# --- search -------------------------------------------------------------------------------
+
+
+def open_ticket(subject: str, body: str, **kwargs):
+    return services.ticket_create(requester=ContactFactory(), subject=subject, body=body, **kwargs)
+
+
+def search(viewer, text: str, **kwargs) -> list[int]:
+    return numbers(ticket_queue(viewer=viewer, search=text, **kwargs))
+
+
+def test_subject_match_ranks_above_a_body_only_match(agent):
+    body_only = open_ticket("Cannot print invoices", "The printer in accounting jams daily.")
+    in_subject = open_ticket("Printer offline", "Since this morning nothing prints.")
+    unrelated = open_ticket("Login broken", "SSO fails with an error.")
+    results = search(agent, "printer")
+    assert results == [in_subject.pk, body_only.pk]
+    assert unrelated.pk not in results
+
+
+def test_search_finds_words_in_later_replies(agent):
+    ticket = open_ticket("Export problem", "The export button spins.")
+    services.ticket_customer_reply(
+        ticket_id=ticket.pk, contact=ticket.requester, body="Also the kumquat report is empty."
+    )
+    services.ticket_reply(ticket_id=ticket.pk, acting_user=agent, body="Zanzibar fix deployed.")
+    assert search(agent, "kumquat") == [ticket.pk]
+    assert search(agent, "zanzibar") == [ticket.pk]
+
+
+def test_search_uses_full_text_search_not_like(agent):
+    open_ticket("Printer offline", "Nothing prints.")
+    with CaptureQueriesContext(connection) as queries:
+        search(agent, "printer")
+    sql = " ".join(q["sql"] for q in queries.captured_queries).upper()
+    assert "@@" in sql
+    assert "LIKE" not in sql
+
+
+def test_search_stays_within_the_view(agent):
+    mine = open_ticket("Printer offline", "Nothing prints.", assignee=agent)
+    open_ticket("Printer jammed", "Paper stuck.")
+    assert search(agent, "printer", view="mine") == [mine.pk]
+
+
+def test_search_pages_by_rank_cursor_without_repeats(agent):
+    contact = ContactFactory()
+    made = {
+        services.ticket_create(requester=contact, subject=f"Printer {n}", body="x").pk
+        for n in range(7)
+    }
+    seen, cursor = [], None
+    for _ in range(10):  # 7 tickets, 3 a page: a correct walk ends after 3 pages
+        page = ticket_queue(viewer=agent, search="printer", cursor=cursor, size=3)
+        seen += numbers(page)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(made)
+    assert len(seen) == len(set(seen))
+
+
+# --- keyset pagination and sorting --------------------------------------------------------
+
+
+def walk(viewer, **kwargs) -> tuple[list[int], int]:
+    """Every ticket by following the next-page cursors; and how many pages that took."""
+    seen, cursor, pages = [], None, 0
+    while pages < 20:
+        page = ticket_queue(viewer=viewer, cursor=cursor, **kwargs)
+        seen += numbers(page)
+        pages += 1
+        assert len(page.rows) <= PAGE_SIZE
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return seen, pages
+
+
+@pytest.fixture
+def same_moment_tickets():
+    moment = timezone.now() - timedelta(hours=1)
+    contact = ContactFactory()
+    return TicketFactory.create_batch(120, requester=contact, created_at=moment, updated_at=moment)
+
+
+@pytest.mark.parametrize(
+    ("sort", "descending"),
+    [("-updated", True), ("updated", False), ("-priority", True), ("created", False)],
+)
+def test_cursor_walk_with_equal_timestamps_yields_every_ticket_once_in_order(
+    agent, same_moment_tickets, sort, descending
+):
+    seen, pages = walk(agent, view="open", sort=sort)
+    expected = sorted((t.pk for t in same_moment_tickets), reverse=descending)
+    assert seen == expected  # ties broken by number: each exactly once, none skipped
+    assert pages == 3
+
+
+def test_pages_never_use_offset(agent, same_moment_tickets):
+    first = ticket_queue(viewer=agent, view="open")
+    with CaptureQueriesContext(connection) as queries:
+        ticket_queue(viewer=agent, view="open", cursor=first.next_cursor)
+    sql = queries.captured_queries[-1]["sql"].upper()
+    assert "OFFSET" not in sql
+    assert "LIMIT 51" in sql
+
+
+def test_sort_by_priority_puts_urgent_first_then_recent(agent):
+    now = timezone.now()
+    low = TicketFactory(priority=Priority.LOW, updated_at=now)
+    urgent_old = TicketFactory(priority=Priority.URGENT, updated_at=now - timedelta(days=2))
+    urgent_new = TicketFactory(priority=Priority.URGENT, updated_at=now - timedelta(hours=1))
+    high = TicketFactory(priority=Priority.HIGH, updated_at=now - timedelta(days=5))
+    assert in_view("open", agent, sort="-priority") == [
+        urgent_new.pk,
+        urgent_old.pk,
+        high.pk,
+        low.pk,
+    ]
+    assert in_view("open", agent, sort="priority")[0] == low.pk
+
+
+def test_sort_by_updated_and_created(agent):
+    now = timezone.now()
+    older = TicketFactory(created_at=now - timedelta(days=3), updated_at=now)
+    newer = TicketFactory(created_at=now - timedelta(days=1), updated_at=now - timedelta(days=1))
+    assert in_view("open", agent, sort="-updated") == [older.pk, newer.pk]
+    assert in_view("open", agent, sort="updated") == [newer.pk, older.pk]
+    assert in_view("open", agent, sort="-created") == [newer.pk, older.pk]
+    assert in_view("open", agent, sort="created") == [older.pk, newer.pk]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor!!",
+        encode_cursor(["yesterday", 5]),
+        encode_cursor([5]),
+        encode_cursor([2, "2026-01-01T00:00:00+00:00", 5]),
+    ],
+    ids=["garbage", "not-a-time", "too-short", "from-the-priority-sort"],
+)
+def test_a_cursor_we_did_not_make_is_refused(agent, cursor):
+    TicketFactory()
+    with pytest.raises(BadCursor):
+        ticket_queue(viewer=agent, view="open", sort="-updated", cursor=cursor)
