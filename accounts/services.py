@@ -2,10 +2,14 @@
 
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from .choices import Role
-from .models import Account, Contact, Team, User
+from .models import Account, Contact, Notification, Team, User
+from .signals import account_tier_changed
 from .selectors import account_for_email
 
 
@@ -103,3 +107,64 @@ def contact_portal_login_create(*, contact: Contact, password: str | None = None
     contact.user = user
     contact.save(update_fields=["user"])
     return user
+
+
+def account_tier_changed_announce(*, account_id: int) -> None:
+    """Tell the other apps, once the transaction commits, that an account's tier changed."""
+    transaction.on_commit(
+        lambda: account_tier_changed.send(sender=Account, account_id=account_id)
+    )
+
+
+@transaction.atomic
+def account_update(*, account: Account, acting_user: User | None = None, **fields: object) -> Account:
+    """Change an account's fields; a tier change is announced to the other apps."""
+    tier_before = Account.objects.filter(pk=account.pk).values_list("tier", flat=True).first()
+    for name, value in fields.items():
+        setattr(account, name, value)
+    account.full_clean()
+    account.save()
+    if account.tier != tier_before:
+        account_tier_changed_announce(account_id=account.pk)
+    return account
+
+
+def notifications_email(*, notification_ids: list[int]) -> int:
+    """Email the given notifications to their people, each once (rows are claimed with a
+    conditional update, so a retried or duplicated task sends nothing twice)."""
+    sent = 0
+    with transaction.atomic():
+        claimed = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=notification_ids, emailed_at__isnull=True, user__is_active=True)
+            .select_related("user")
+        )
+        if not claimed:
+            return 0
+        Notification.objects.filter(pk__in=[n.pk for n in claimed]).update(
+            emailed_at=timezone.now()
+        )
+        messages = [
+            EmailMessage(
+                subject=n.title,
+                body=f"{n.body}\n\n{settings.CX_BASE_URL.rstrip('/')}{n.url}\n",
+                to=[n.user.email],
+            )
+            for n in claimed
+        ]
+        sent = get_connection().send_messages(messages) or 0
+    return sent
+
+
+def notification_open(*, notification: Notification) -> Notification:
+    """Mark a notification read (the person opened it)."""
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
+
+
+def notifications_mark_all_read(*, user: User) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )

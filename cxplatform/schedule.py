@@ -8,3 +8,7 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(minute="*/15"),
     },
 }
+BEAT_SCHEDULE["support-sla-alerts"] = {
+    "task": "support.tasks.sla_alerts_record_task",
+    "schedule": 60.0,
+}

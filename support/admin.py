@@ -1,6 +1,20 @@
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 
-from .models import AgentStatus, Attachment, Macro, Message, SavedView, TeamAssignment, Ticket
+from .models import (
+    AgentStatus,
+    Attachment,
+    BusinessCalendar,
+    Macro,
+    Message,
+    SavedView,
+    SlaPolicy,
+    SlaTarget,
+    TeamAssignment,
+    Ticket,
+    WorkingInterval,
+)
 
 
 class MessageInline(admin.TabularInline):
@@ -62,3 +76,57 @@ class AttachmentAdmin(admin.ModelAdmin):
     list_display = ["filename", "content_type", "size", "message"]
     search_fields = ["filename"]
     raw_id_fields = ["message"]
+
+
+# --- SLAs -------------------------------------------------------------------------------
+
+
+class WorkingIntervalFormSet(BaseInlineFormSet):
+    """Checks the calendar as a whole: overlaps, and that some working time is left."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(form.errors for form in self.forms):
+            return
+        intervals = [
+            WorkingInterval(
+                weekday=form.cleaned_data["weekday"],
+                start=form.cleaned_data["start"],
+                end=form.cleaned_data["end"],
+            )
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        try:
+            self.instance.to_calendar(intervals=intervals)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
+class WorkingIntervalInline(admin.TabularInline):
+    model = WorkingInterval
+    formset = WorkingIntervalFormSet
+    extra = 0
+    min_num = 1
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone"]
+    search_fields = ["name"]
+    inlines = [WorkingIntervalInline]
+
+
+class SlaTargetInline(admin.TabularInline):
+    model = SlaTarget
+    extra = 0
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ["position", "name", "active", "calendar", "pause_on_hold"]
+    list_display_links = ["name"]
+    list_filter = ["active", "calendar"]
+    search_fields = ["name"]
+    filter_horizontal = ["teams"]
+    inlines = [SlaTargetInline]

@@ -50,3 +50,17 @@ class EventKind(models.TextChoices):
     REOPENED = "reopened", "Reopened"
     MERGED = "merged", "Merged"
     MACRO = "macro", "Macro applied"
+    SLA = "sla", "SLA due time moved"
+    SLA_WARNING = "sla_warning", "SLA at risk"
+    SLA_BREACH = "sla_breach", "SLA breached"
+
+
+class SlaMetric(models.TextChoices):
+    FIRST_RESPONSE = "first_response", "First response"
+    NEXT_RESPONSE = "next_response", "Next response"
+    RESOLUTION = "resolution", "Resolution"
+
+
+class SlaAlertKind(models.TextChoices):
+    WARNING = "warning", "At risk"
+    BREACH = "breach", "Breached"

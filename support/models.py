@@ -1,18 +1,32 @@
 import functools
+from datetime import time
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
-from django.core.validators import MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, F, Func, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.choices import Tier
 from accounts.models import Account, Contact, Team
 
-from .choices import PRIORITY_RANK, UNSOLVED, Channel, EventKind, Priority, Status, TicketType
+from .choices import (
+    PRIORITY_RANK,
+    UNSOLVED,
+    Channel,
+    EventKind,
+    Priority,
+    SlaAlertKind,
+    SlaMetric,
+    Status,
+    TicketType,
+)
 
 SEARCH_CONFIG = settings.CX_SEARCH_CONFIG
 SUBJECT_MAX_LENGTH = 250
@@ -101,6 +115,33 @@ class Ticket(models.Model):
     # kept current by support.search when they change; GIN-indexed. Only the vector is
     # stored here, not the text, so the rows the queue reads stay small.
     search_vector = SearchVectorField(null=True, editable=False)
+    # SLA: the applying policy and the due time of each target whose clock is running (None
+    # while paused, met or without a target), written by the services from the event log.
+    sla_policy = models.ForeignKey(
+        "SlaPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tickets",
+        db_index=False,
+        verbose_name="SLA policy",
+    )
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    next_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    # The earliest of the three (the "Breached" view and the badge) and the earliest moment a
+    # running target turns "at risk" (the "At risk" view).
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_warn_at = models.DateTimeField(null=True, blank=True)
+    # The queue's "due soonest" sort key: tickets without a running target sort last.
+    sla_sort_at = models.GeneratedField(
+        expression=Coalesce(
+            F("sla_due_at"),
+            Func(Value(253402214400.0), function="to_timestamp"),  # 9999-12-31 UTC
+        ),
+        output_field=models.DateTimeField(),
+        db_persist=True,
+    )
 
     class Meta:
         constraints = [
@@ -149,6 +190,14 @@ class Ticket(models.Model):
                 fields=["follow_up_of"],
                 name="ticket_follow_up_of",
                 condition=Q(follow_up_of__isnull=False),
+            ),
+            models.Index(
+                fields=["sla_sort_at", "id"], name="ticket_unsolved_sla", condition=UNSOLVED_Q
+            ),
+            models.Index(
+                fields=["sla_warn_at"],
+                name="ticket_unsolved_sla_warn",
+                condition=UNSOLVED_Q & Q(sla_warn_at__isnull=False),
             ),
             GinIndex(fields=["tags"], name="ticket_tags_gin"),
             GinIndex(fields=["search_vector"], name="ticket_search_vector_gin"),
@@ -338,3 +387,195 @@ class TeamAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team}: {'round-robin' if self.auto_assign else 'manual'}"
+
+
+# --- SLAs -------------------------------------------------------------------------------
+
+
+class BusinessCalendar(models.Model):
+    """A business-hours calendar: an IANA time zone, weekly working intervals and holidays.
+
+    SLA policies count their targets in it; the arithmetic is `support.business_hours`.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    time_zone = models.CharField(
+        max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Berlin."
+    )
+    holidays = ArrayField(
+        models.DateField(), default=list, blank=True, help_text="Dates on which no time counts."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        try:  # the zone and the holidays; the intervals are checked with their formset/API
+            self.to_calendar(intervals=[WorkingInterval(weekday=0, start=time(0), end=time(0))])
+        except ValueError as error:
+            raise ValidationError({"time_zone": str(error)}) from None
+
+    def to_calendar(self, intervals: "list[WorkingInterval] | None" = None):
+        """The pure `business_hours.Calendar` (ValueError if the definition is invalid)."""
+        from . import business_hours
+
+        rows = self.intervals.all() if intervals is None else intervals
+        return business_hours.Calendar(
+            self.time_zone,
+            tuple(business_hours.Interval(i.weekday, i.start, i.end) for i in rows),
+            frozenset(self.holidays or ()),
+        )
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class WorkingInterval(models.Model):
+    """One weekly working interval of a calendar, in local time (Mon 09:00–12:00).
+
+    An end at or before the start runs past midnight (Fri 22:00–02:00); 00:00–00:00 is the
+    whole day.
+    """
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="intervals"
+    )
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="interval_weekday_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+
+
+class SlaPolicy(models.Model):
+    """Which tickets get which targets. The first active policy (by position) whose every
+    condition matches applies; an empty condition matches anything."""
+
+    name = models.CharField(max_length=100, unique=True)
+    position = models.PositiveIntegerField(unique=True, help_text="Lower is checked first.")
+    active = models.BooleanField(default=True)
+    calendar = models.ForeignKey(
+        BusinessCalendar,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="policies",
+        help_text="Empty: calendar time (24/7).",
+    )
+    pause_on_hold = models.BooleanField(
+        default=True, help_text="On hold pauses next response and resolution (pending always does)."
+    )
+    warning_margin_percent = models.PositiveSmallIntegerField(
+        default=25,
+        validators=[MinValueValidator(1), MaxValueValidator(99)],
+        help_text="Warn when less than this share of a target is left.",
+    )
+    priorities = ArrayField(
+        models.CharField(max_length=10, choices=Priority.choices), default=list, blank=True
+    )
+    tiers = ArrayField(models.CharField(max_length=20, choices=Tier.choices), default=list, blank=True)
+    types = ArrayField(
+        models.CharField(max_length=10, choices=TicketType.choices), default=list, blank=True
+    )
+    channels = ArrayField(
+        models.CharField(max_length=10, choices=Channel.choices), default=list, blank=True
+    )
+    teams = models.ManyToManyField(Team, blank=True, related_name="sla_policies")
+
+    class Meta:
+        ordering = ["position"]
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(warning_margin_percent__gte=1, warning_margin_percent__lte=99),
+                name="sla_policy_margin_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def matches(self, ticket: Ticket, *, tier: str | None, team_ids: set[int]) -> bool:
+        """Whether every condition holds for `ticket` (`team_ids`: this policy's teams)."""
+        return (
+            (not self.priorities or ticket.priority in self.priorities)
+            and (not self.tiers or tier in self.tiers)
+            and (not self.types or ticket.type in self.types)
+            and (not self.channels or ticket.channel in self.channels)
+            and (not team_ids or ticket.team_id in team_ids)
+        )
+
+
+class SlaTarget(models.Model):
+    """A policy's target for one priority and metric: e.g. urgent first response in 60 min."""
+
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="targets")
+    priority = models.CharField(max_length=10, choices=Priority.choices)
+    metric = models.CharField(max_length=20, choices=SlaMetric.choices)
+    minutes = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)], help_text="Business minutes (calendar minutes if 24/7)."
+    )
+
+    class Meta:
+        ordering = ["policy", "priority", "metric"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "priority", "metric"], name="sla_target_unique"
+            ),
+            models.CheckConstraint(condition=Q(minutes__gt=0), name="sla_target_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_priority_display()} {self.get_metric_display().lower()}: {self.minutes} min"
+
+
+class SlaAlert(models.Model):
+    """A moment when one ticket's target turns "at risk" (warning) or is missed (breach).
+
+    Written ahead by the services whenever a ticket's clocks change, pending until the
+    minute job records it: the job's conditional update sets `recorded_at` once, so the
+    event and the notification happen exactly once even when two jobs run at the same time.
+    `due_at` names the target's cycle: a target whose due time moves gets new alerts.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_alerts")
+    metric = models.CharField(max_length=20, choices=SlaMetric.choices)
+    kind = models.CharField(max_length=10, choices=SlaAlertKind.choices)
+    due_at = models.DateTimeField()
+    at = models.DateTimeField(help_text="When it fires.")
+    recorded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "metric", "kind", "due_at"], name="sla_alert_unique"
+            ),
+        ]
+        indexes = [
+            # The minute job's range scan: pending alerts whose moment has come.
+            models.Index(
+                fields=["at"], name="sla_alert_pending", condition=Q(recorded_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} {self.metric} {self.kind} at {self.at:%Y-%m-%d %H:%M}"

@@ -24,8 +24,9 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 
-from .choices import UNSOLVED, Status
-from .models import UNSOLVED_Q, Message, Ticket, TicketEvent
+from . import business_hours, sla
+from .choices import UNSOLVED, EventKind, Status
+from .models import UNSOLVED_Q, Message, SlaPolicy, Ticket, TicketEvent
 
 PAGE_SIZE = 50
 RECENTLY_SOLVED_DAYS = 7
@@ -326,3 +327,122 @@ def latest_public_message_id(*, ticket: Ticket) -> int | None:
     """The newest public message id among the prefetched thread (no query)."""
     ids = [m.pk for m in ticket.messages.all() if m.public]
     return max(ids) if ids else None
+
+
+# --- SLAs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _LoadedPolicy:
+    policy: SlaPolicy
+    team_ids: frozenset[int]
+    minutes: dict[tuple[str, str], int]
+    calendar: business_hours.Calendar
+
+
+@dataclass(frozen=True)
+class SlaMatch:
+    policy: SlaPolicy
+    targets: sla.Targets
+    calendar: business_hours.Calendar
+
+
+class SlaPolicies:
+    """The active policies in order, loaded once and matched against many tickets."""
+
+    def __init__(self, loaded: list[_LoadedPolicy]) -> None:
+        self._loaded = loaded
+
+    def match(self, ticket: Ticket, *, tier: str | None) -> SlaMatch | None:
+        """The first policy whose conditions hold, with its targets for the ticket's
+        priority (a matching policy without targets for it still applies: no clocks)."""
+        for loaded in self._loaded:
+            if loaded.policy.matches(ticket, tier=tier, team_ids=set(loaded.team_ids)):
+                minutes = {
+                    metric: loaded.minutes.get((ticket.priority, metric)) for metric in sla.METRICS
+                }
+                targets = sla.Targets(
+                    **{
+                        metric: timedelta(minutes=value) if value else None
+                        for metric, value in minutes.items()
+                    },
+                    pause_on_hold=loaded.policy.pause_on_hold,
+                    warning_margin=loaded.policy.warning_margin_percent / 100,
+                )
+                return SlaMatch(loaded.policy, targets, loaded.calendar)
+        return None
+
+
+def sla_policies() -> SlaPolicies:
+    """The active SLA policies with their targets, teams and calendars (four queries)."""
+    policies = (
+        SlaPolicy.objects.filter(active=True)
+        .select_related("calendar")
+        .prefetch_related("targets", "teams", "calendar__intervals")
+        .order_by("position")
+    )
+    loaded = []
+    always = business_hours.Calendar.always()
+    for policy in policies:
+        try:
+            calendar = policy.calendar.to_calendar() if policy.calendar else always
+        except ValueError:
+            # Refused on save; a definition broken behind the admin's back counts 24/7.
+            calendar = always
+        loaded.append(
+            _LoadedPolicy(
+                policy=policy,
+                team_ids=frozenset(team.pk for team in policy.teams.all()),
+                minutes={(t.priority, t.metric): t.minutes for t in policy.targets.all()},
+                calendar=calendar,
+            )
+        )
+    return SlaPolicies(loaded)
+
+
+def ticket_sla_history(ticket: Ticket) -> sla.History:
+    """What the SLA clocks need, from the ticket's event log (one query)."""
+    events = (
+        TicketEvent.objects.filter(ticket=ticket)
+        .filter(
+            Q(kind__in=[EventKind.REPLIED, EventKind.CUSTOMER_REPLIED])
+            | Q(kind=EventKind.CHANGED, field="status")
+        )
+        .order_by("created_at", "id")
+        .values_list("kind", "old_value", "new_value", "created_at")
+    )
+    statuses: list[tuple[datetime, str]] = []
+    customer: list[datetime] = []
+    agent: list[datetime] = []
+    for kind, old, new, at in events:
+        if kind == EventKind.CHANGED:
+            if not statuses:
+                statuses.append((ticket.created_at, old or Status.NEW))
+            statuses.append((at, new))
+        elif kind == EventKind.REPLIED:
+            agent.append(at)
+        else:
+            customer.append(at)
+    if not statuses:
+        statuses.append((ticket.created_at, ticket.status))
+    return sla.History(
+        created_at=ticket.created_at,
+        statuses=tuple(statuses),
+        customer_messages=tuple(customer),
+        agent_replies=tuple(agent),
+        first_response_at=ticket.first_response_at,
+    )
+
+
+def ticket_sla_clocks(ticket: Ticket, *, now: datetime | None = None) -> list[sla.Clock]:
+    """The ticket page's SLA panel: each target's clock, computed from the event log."""
+    if ticket.sla_policy_id is None:
+        return []
+    tier = ticket.account.tier if ticket.account_id else None
+    match = sla_policies().match(ticket, tier=tier)
+    if match is None:
+        return []
+    clocks = sla.ticket_clocks(
+        ticket_sla_history(ticket), match.targets, match.calendar, now=now or timezone.now()
+    )
+    return [clocks[m] for m in sla.METRICS if m in clocks]

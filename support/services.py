@@ -7,6 +7,7 @@ Services that touch several tickets lock them in primary-key order.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,19 +18,31 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.template import Context, Template
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.choices import Role
-from accounts.models import Contact, Team, User
+from accounts.models import Account, Contact, Team, User
 
-from . import search
-from .choices import AGENT_SETTABLE, UNSOLVED, Channel, EventKind, Priority, Status, TicketType
+from . import search, selectors, sla
+from .choices import (
+    AGENT_SETTABLE,
+    UNSOLVED,
+    Channel,
+    EventKind,
+    Priority,
+    SlaAlertKind,
+    Status,
+    TicketType,
+)
 from .models import (
     SUBJECT_MAX_LENGTH,
+    UNSOLVED_Q,
     AgentStatus,
     Attachment,
     Macro,
     Message,
+    SlaAlert,
     TeamAssignment,
     Ticket,
     TicketEvent,
@@ -154,6 +167,8 @@ class _Changes:
     now: datetime = field(default_factory=timezone.now)
     events: list[TicketEvent] = field(default_factory=list)
     fields: set[str] = field(default_factory=set)
+    # Loaded once by services that change many tickets; None: loaded when needed.
+    policies: selectors.SlaPolicies | None = None
 
     def set(self, name: str, value: object) -> bool:
         old = getattr(self.ticket, name)
@@ -185,6 +200,10 @@ class _Changes:
         self.ticket.version += 1
         self.ticket.save(update_fields=[*self._columns(), "updated_at", "version"])
         TicketEvent.objects.bulk_create(self.events)
+        if self.fields & _SLA_FIELDS or any(e.kind in _SLA_EVENTS for e in self.events):
+            ticket_sla_refresh(
+                ticket=self.ticket, acting_user=self.actor, policies=self.policies, now=self.now
+            )
         self.events = []
         self.fields = set()
         return self.ticket
@@ -319,6 +338,7 @@ def ticket_create(
         author_user=acting_user if on_behalf else None,
         author_contact=None if on_behalf else requester,
     )
+    ticket_sla_refresh(ticket=ticket, acting_user=acting_user, now=ticket.created_at)
     if assignee is None and team is not None:
         ticket_auto_assign(ticket=ticket)
     return ticket
@@ -556,6 +576,7 @@ def tickets_bulk_update(
         _check_assignable(assignee)
     add_tags = clean_tags(add_tags)
     result = BulkResult(changed=[], skipped={}, previous={})
+    policies = selectors.sla_policies() if status or priority else None
     for ticket in _lock_many(ticket_ids):
         if ticket.status == Status.CLOSED:
             result.skipped[ticket.pk] = "closed"
@@ -566,7 +587,7 @@ def tickets_bulk_update(
             "priority": ticket.priority,
             "tags": list(ticket.tags),
         }
-        changes = _Changes(ticket, acting_user)
+        changes = _Changes(ticket, acting_user, policies=policies)
         if assignee is not None or unassign:
             changes.set("assignee_id", assignee.pk if assignee else None)
         _apply_properties(changes, status=status, priority=priority, add_tags=add_tags)
@@ -581,11 +602,12 @@ def tickets_bulk_update(
 def tickets_bulk_restore(*, previous: dict[int, dict[str, object]], acting_user: User) -> int:
     """Undo a bulk change: put back each ticket's earlier assignee, status, priority, tags."""
     restored = 0
+    policies = selectors.sla_policies()
     for ticket in _lock_many(int(pk) for pk in previous):
         before = previous.get(ticket.pk) or previous.get(str(ticket.pk))
         if ticket.status == Status.CLOSED or not before:
             continue
-        changes = _Changes(ticket, acting_user)
+        changes = _Changes(ticket, acting_user, policies=policies)
         changes.set("assignee_id", before["assignee"])
         if before["status"] != ticket.status:
             _set_status(changes, before["status"])
@@ -734,3 +756,218 @@ def close_solved_tickets(*, now: datetime | None = None, days: int | None = None
             {"now": now, "cutoff": cutoff},
         )
         return cursor.rowcount
+
+
+# --- SLAs -------------------------------------------------------------------------------
+
+# What changes a ticket's clocks or the policy that applies; other changes skip the refresh.
+_SLA_FIELDS = {"status", "priority", "type", "channel", "team", "account", "merged_into"}
+_SLA_EVENTS = {EventKind.REPLIED, EventKind.CUSTOMER_REPLIED}
+_DUE_FIELDS = {metric: f"{metric}_due_at" for metric in sla.METRICS}
+
+
+def _sla_alerts_wanted(ticket: Ticket, clocks: dict[str, sla.Clock]) -> list[SlaAlert]:
+    """The warning and breach moments the minute job should record for these clocks."""
+    alerts = []
+    for clock in clocks.values():
+        if clock.due_at is None:
+            continue
+        if clock.running and clock.warn_at is not None and clock.warn_at < clock.due_at:
+            alerts.append(
+                SlaAlert(
+                    ticket=ticket,
+                    metric=clock.metric,
+                    kind=SlaAlertKind.WARNING,
+                    due_at=clock.due_at,
+                    at=clock.warn_at,
+                )
+            )
+        if clock.running or clock.state == sla.BREACHED:
+            alerts.append(
+                SlaAlert(
+                    ticket=ticket,
+                    metric=clock.metric,
+                    kind=SlaAlertKind.BREACH,
+                    due_at=clock.due_at,
+                    at=clock.due_at,
+                )
+            )
+    return alerts
+
+
+def ticket_sla_refresh(
+    *,
+    ticket: Ticket,
+    acting_user: User | None = None,
+    policies: selectors.SlaPolicies | None = None,
+    now: datetime | None = None,
+) -> dict[str, sla.Clock]:
+    """Re-evaluate which policy applies to `ticket` and store its running targets' due times.
+
+    Called with the ticket row locked, after every change that can move a clock (a reply,
+    a status, priority, team, type or channel change, a merge, the account's tier). A due
+    time that moves while its clock keeps running is logged as an `sla` event. The warning
+    and breach moments are queued for the minute job as pending `SlaAlert` rows (moments
+    already recorded for the same due time are not queued again).
+    """
+    now = now or timezone.now()
+    policies = policies or selectors.sla_policies()
+    tier = (
+        Account.objects.filter(pk=ticket.account_id).values_list("tier", flat=True).first()
+        if ticket.account_id
+        else None
+    )
+    match = policies.match(ticket, tier=tier)
+    clocks: dict[str, sla.Clock] = {}
+    if match is not None:
+        history = selectors.ticket_sla_history(ticket)
+        clocks = sla.ticket_clocks(history, match.targets, match.calendar, now=now)
+    live = {m: c for m, c in clocks.items() if c.running}
+    values = {
+        "sla_policy_id": match.policy.pk if match else None,
+        **{column: live[m].due_at if m in live else None for m, column in _DUE_FIELDS.items()},
+        "sla_due_at": min((c.due_at for c in live.values() if c.due_at), default=None),
+        "sla_warn_at": min((c.warn_at for c in live.values() if c.warn_at), default=None),
+    }
+    events = []
+    for metric, column in _DUE_FIELDS.items():
+        old, new = getattr(ticket, column), values[column]
+        if old is not None and new is not None and old != new:
+            events.append(
+                TicketEvent(
+                    ticket=ticket,
+                    kind=EventKind.SLA,
+                    actor=acting_user,
+                    actor_label="" if acting_user else "SLA",
+                    field=column,
+                    old_value=old.isoformat(),
+                    new_value=new.isoformat(),
+                    created_at=now,
+                )
+            )
+    if ticket.sla_policy_id != values["sla_policy_id"]:
+        events.append(
+            TicketEvent(
+                ticket=ticket,
+                kind=EventKind.SLA,
+                actor=acting_user,
+                actor_label="" if acting_user else "SLA",
+                field="sla_policy",
+                old_value=str(ticket.sla_policy_id or ""),
+                new_value=str(values["sla_policy_id"] or ""),
+                created_at=now,
+            )
+        )
+    changed = {name: value for name, value in values.items() if getattr(ticket, name) != value}
+    if changed:
+        for name, value in changed.items():
+            setattr(ticket, name, value)
+        Ticket.objects.filter(pk=ticket.pk).update(**changed)
+    if events:
+        TicketEvent.objects.bulk_create(events)
+    # Replace the pending moments; recorded ones stay, and the unique key keeps a moment
+    # recorded meanwhile by the minute job from being queued again.
+    SlaAlert.objects.filter(ticket=ticket, recorded_at__isnull=True).delete()
+    SlaAlert.objects.bulk_create(_sla_alerts_wanted(ticket, clocks), ignore_conflicts=True)
+    return clocks
+
+
+@transaction.atomic
+def account_tickets_sla_refresh(*, account_id: int) -> int:
+    """Re-evaluate the unsolved tickets of an account (its tier changed)."""
+    policies = selectors.sla_policies()
+    tickets = _lock_many(
+        Ticket.objects.filter(UNSOLVED_Q, account_id=account_id).values_list("pk", flat=True)
+    )
+    for ticket in tickets:
+        ticket_sla_refresh(ticket=ticket, policies=policies)
+    return len(tickets)
+
+
+def sla_alerts_record(*, now: datetime | None = None, batch_size: int = 5000) -> int:
+    """Record every SLA warning and breach whose moment has come: the minute job.
+
+    Set-based and safe to run twice at once: each batch claims pending alerts with
+    `FOR UPDATE SKIP LOCKED` and a conditional update (`recorded_at IS NULL`), so each
+    moment writes its event, and its notification, exactly once. A warning whose breach
+    has also come is recorded silently (the breach says more). Touches only the pending
+    alerts due by `now` (a range scan of a partial index), never the ticket table at large.
+    Returns the number of events written.
+    """
+    now = now or timezone.now()
+    written = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                _RECORD_ALERTS_SQL,
+                {"now": now, "limit": batch_size, "url_prefix": _ticket_url_prefix()},
+            )
+            claimed, events, notification_ids = cursor.fetchone()
+            written += events
+            if notification_ids:
+                transaction.on_commit(
+                    functools.partial(_email_notifications, list(notification_ids))
+                )
+        if claimed < batch_size:
+            return written
+
+
+def _ticket_url_prefix() -> str:
+    return reverse("support:ticket-detail", args=[1]).removesuffix("1/")
+
+
+def _email_notifications(notification_ids: list[int]) -> None:
+    from accounts.tasks import notifications_email_task
+
+    notifications_email_task.delay(notification_ids)
+
+
+_RECORD_ALERTS_SQL = """
+WITH claimed AS (
+    SELECT id FROM support_slaalert
+    WHERE recorded_at IS NULL AND at <= %(now)s
+    ORDER BY at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), recorded AS (
+    UPDATE support_slaalert a SET recorded_at = %(now)s
+    FROM claimed
+    WHERE a.id = claimed.id AND a.recorded_at IS NULL
+    RETURNING a.ticket_id, a.metric, a.kind, a.due_at
+), announced AS (
+    -- A warning whose target is already missed says nothing the breach does not.
+    SELECT r.*, t.assignee_id, t.team_id, t.subject
+    FROM recorded r JOIN support_ticket t ON t.id = r.ticket_id
+    WHERE r.kind = 'breach' OR r.due_at > %(now)s
+), events AS (
+    INSERT INTO support_ticketevent
+        (ticket_id, kind, actor_id, actor_label, field, old_value, new_value, created_at)
+    SELECT ticket_id, CASE kind WHEN 'breach' THEN 'sla_breach' ELSE 'sla_warning' END,
+           NULL, 'SLA', metric, '', due_at::text, %(now)s
+    FROM announced
+    RETURNING 1
+), recipients AS (
+    -- The assignee; for an unassigned ticket, the managers (team leads) of its team.
+    SELECT a.*, a.assignee_id AS user_id FROM announced a
+    WHERE a.kind = 'warning' AND a.assignee_id IS NOT NULL
+    UNION ALL
+    SELECT a.*, u.id FROM announced a
+    JOIN accounts_user_teams ut ON ut.team_id = a.team_id
+    JOIN accounts_user u ON u.id = ut.user_id AND u.role = 'manager' AND u.is_active
+    WHERE a.kind = 'warning' AND a.assignee_id IS NULL
+), notified AS (
+    INSERT INTO accounts_notification (user_id, kind, title, body, url, created_at)
+    SELECT user_id, 'sla_warning',
+           left(format('#%%s at risk: %%s', ticket_id, subject), 200),
+           format('%%s is due %%s UTC.',
+                  CASE metric WHEN 'first_response' THEN 'First response'
+                              WHEN 'next_response' THEN 'Next response'
+                              ELSE 'Resolution' END,
+                  to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')),
+           %(url_prefix)s || ticket_id || '/', %(now)s
+    FROM recipients
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM events),
+       (SELECT array_agg(id) FROM notified)
+"""

@@ -1,0 +1,11 @@
+"""Celery glue for the CRM core: thin tasks that call one service each."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def notifications_email_task(notification_ids: list[int]) -> int:
+    """Email these notifications (each at most once, however often this runs)."""
+    return services.notifications_email(notification_ids=notification_ids)
