@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .models import Account, Contact, Team, User
+from . import services
+from .models import Account, Contact, Notification, Team, User
 
 
 @admin.register(User)
@@ -56,6 +57,12 @@ class AccountAdmin(admin.ModelAdmin):
     readonly_fields = ["health_score", "health_band", "health_updated_at", "updated_at"]
     inlines = [ContactInline]
 
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "tier" in form.changed_data:
+            # Support re-evaluates the SLA policy of the account's open tickets.
+            services.account_tier_changed_announce(account_id=obj.pk)
+
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
@@ -64,3 +71,12 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ["name", "email", "account__name"]
     list_select_related = ["account", "user"]
     autocomplete_fields = ["account", "user"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["title", "user", "kind", "created_at", "read_at", "emailed_at"]
+    list_filter = ["kind"]
+    search_fields = ["title", "user__email"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from .choices import Role
 from .models import Account, Contact, Notification, Team, User
-from .signals import account_tier_changed
 from .selectors import account_for_email
+from .signals import account_tier_changed
 
 
 def _domain_of(email: str) -> str:
@@ -111,13 +111,13 @@ def contact_portal_login_create(*, contact: Contact, password: str | None = None
 
 def account_tier_changed_announce(*, account_id: int) -> None:
     """Tell the other apps, once the transaction commits, that an account's tier changed."""
-    transaction.on_commit(
-        lambda: account_tier_changed.send(sender=Account, account_id=account_id)
-    )
+    transaction.on_commit(lambda: account_tier_changed.send(sender=Account, account_id=account_id))
 
 
 @transaction.atomic
-def account_update(*, account: Account, acting_user: User | None = None, **fields: object) -> Account:
+def account_update(
+    *, account: Account, acting_user: User | None = None, **fields: object
+) -> Account:
     """Change an account's fields; a tier change is announced to the other apps."""
     tier_before = Account.objects.filter(pk=account.pk).values_list("tier", flat=True).first()
     for name, value in fields.items():
@@ -132,7 +132,6 @@ def account_update(*, account: Account, acting_user: User | None = None, **field
 def notifications_email(*, notification_ids: list[int]) -> int:
     """Email the given notifications to their people, each once (rows are claimed with a
     conditional update, so a retried or duplicated task sends nothing twice)."""
-    sent = 0
     with transaction.atomic():
         claimed = list(
             Notification.objects.select_for_update(skip_locked=True)
@@ -152,8 +151,7 @@ def notifications_email(*, notification_ids: list[int]) -> int:
             )
             for n in claimed
         ]
-        sent = get_connection().send_messages(messages) or 0
-    return sent
+        return get_connection().send_messages(messages) or 0
 
 
 def notification_open(*, notification: Notification) -> Notification:

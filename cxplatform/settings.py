@@ -139,6 +139,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "CX Platform API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One enum for priorities wherever they appear (a ticket's, a policy's conditions).
+    "ENUM_NAME_OVERRIDES": {"PriorityEnum": "support.choices.Priority"},
 }
 
 # Security: safe by default, relaxed only when DEBUG is on (local development).

@@ -13,6 +13,7 @@ urlpatterns = [
     path("support/", include("support.urls")),
     path("success/", include("success.urls")),
     path("reports/", include("metrics.urls")),
+    path("api/v1/", include("support.api.urls")),
     path("", include("accounts.urls")),
 ]
 

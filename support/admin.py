@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
+from . import services
 from .models import (
     AgentStatus,
     Attachment,
@@ -116,6 +117,14 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     inlines = [WorkingIntervalInline]
 
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        services.sla_settings_changed()
+
+    def delete_model(self, request, obj) -> None:
+        super().delete_model(request, obj)
+        services.sla_settings_changed()
+
 
 class SlaTargetInline(admin.TabularInline):
     model = SlaTarget
@@ -130,3 +139,15 @@ class SlaPolicyAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     filter_horizontal = ["teams"]
     inlines = [SlaTargetInline]
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        services.sla_settings_changed()
+
+    def delete_model(self, request, obj) -> None:
+        super().delete_model(request, obj)
+        services.sla_settings_changed()
+
+    def delete_queryset(self, request, queryset) -> None:
+        super().delete_queryset(request, queryset)
+        services.sla_settings_changed()

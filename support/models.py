@@ -442,9 +442,9 @@ class Weekday(models.IntegerChoices):
 
 
 class WorkingInterval(models.Model):
-    """One weekly working interval of a calendar, in local time (Mon 09:00–12:00).
+    """One weekly working interval of a calendar, in local time (Mon 09:00-12:00).
 
-    An end at or before the start runs past midnight (Fri 22:00–02:00); 00:00–00:00 is the
+    An end at or before the start runs past midnight (Fri 22:00-02:00); 00:00-00:00 is the
     whole day.
     """
 
@@ -462,7 +462,7 @@ class WorkingInterval(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+        return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
 
 
 class SlaPolicy(models.Model):
@@ -491,7 +491,9 @@ class SlaPolicy(models.Model):
     priorities = ArrayField(
         models.CharField(max_length=10, choices=Priority.choices), default=list, blank=True
     )
-    tiers = ArrayField(models.CharField(max_length=20, choices=Tier.choices), default=list, blank=True)
+    tiers = ArrayField(
+        models.CharField(max_length=20, choices=Tier.choices), default=list, blank=True
+    )
     types = ArrayField(
         models.CharField(max_length=10, choices=TicketType.choices), default=list, blank=True
     )
@@ -525,6 +527,9 @@ class SlaPolicy(models.Model):
         )
 
 
+MAX_TARGET_MINUTES = 366 * 24 * 60
+
+
 class SlaTarget(models.Model):
     """A policy's target for one priority and metric: e.g. urgent first response in 60 min."""
 
@@ -532,7 +537,8 @@ class SlaTarget(models.Model):
     priority = models.CharField(max_length=10, choices=Priority.choices)
     metric = models.CharField(max_length=20, choices=SlaMetric.choices)
     minutes = models.PositiveIntegerField(
-        validators=[MinValueValidator(1)], help_text="Business minutes (calendar minutes if 24/7)."
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_TARGET_MINUTES)],
+        help_text="Business minutes (calendar minutes if 24/7); at most a year.",
     )
 
     class Meta:
@@ -545,7 +551,9 @@ class SlaTarget(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_priority_display()} {self.get_metric_display().lower()}: {self.minutes} min"
+        return (
+            f"{self.get_priority_display()} {self.get_metric_display().lower()}: {self.minutes} min"
+        )
 
 
 class SlaAlert(models.Model):

@@ -13,17 +13,32 @@ import itertools
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.bulk import bulk_load, copy_rows, reset_sequence
+from accounts.choices import Tier
 from accounts.seed import CrmWorld
 
 from .choices import Channel, EventKind, Priority, Status, TicketType
-from .models import AgentStatus, Macro, Message, TeamAssignment, Ticket, TicketEvent
+from .models import (
+    UNSOLVED_Q,
+    AgentStatus,
+    BusinessCalendar,
+    Macro,
+    Message,
+    SlaAlert,
+    SlaPolicy,
+    SlaTarget,
+    TeamAssignment,
+    Ticket,
+    TicketEvent,
+    WorkingInterval,
+)
 from .rendering import render_markdown
 from .search import vector_sql
 
@@ -536,4 +551,161 @@ def seed_support(
                 progress("tickets", written)
     for table in tables:
         reset_sequence(table)
+    return counts
+
+
+# --- SLAs -------------------------------------------------------------------------------
+
+_OFFICE_CALENDAR = "Office hours (Mon-Fri 09:00-17:00, Berlin)"
+# Targets in business minutes per priority: first response, next response, resolution.
+_STANDARD_TARGETS = {
+    Priority.LOW: (24 * 60, 16 * 60, 10 * 8 * 60),
+    Priority.NORMAL: (8 * 60, 8 * 60, 5 * 8 * 60),
+    Priority.HIGH: (4 * 60, 4 * 60, 2 * 8 * 60),
+    Priority.URGENT: (60, 2 * 60, 8 * 60),
+}
+_ENTERPRISE_TARGETS = {
+    Priority.LOW: (8 * 60, 8 * 60, 5 * 8 * 60),
+    Priority.NORMAL: (4 * 60, 4 * 60, 3 * 8 * 60),
+    Priority.HIGH: (2 * 60, 2 * 60, 8 * 60),
+}
+# Urgent enterprise tickets run around the clock (calendar minutes).
+_ENTERPRISE_URGENT_TARGETS = {Priority.URGENT: (30, 60, 4 * 60)}
+_METRIC_ORDER = ("first_response", "next_response", "resolution")
+
+
+def seed_sla_policies() -> None:
+    """A realistic set: 24/7 for urgent enterprise tickets, office hours for the rest."""
+    calendar, created = BusinessCalendar.objects.get_or_create(
+        name=_OFFICE_CALENDAR, defaults={"time_zone": "Europe/Berlin"}
+    )
+    if created:
+        today = timezone.localdate()
+        calendar.holidays = [
+            date(year, month, day)
+            for year in (today.year, today.year + 1)
+            for month, day in ((1, 1), (5, 1), (10, 3), (12, 25), (12, 26))
+        ]
+        calendar.save(update_fields=["holidays"])
+        WorkingInterval.objects.bulk_create(
+            WorkingInterval(calendar=calendar, weekday=day, start=time(9), end=time(17))
+            for day in range(5)
+        )
+    for position, name, fields, targets in (
+        (
+            10,
+            "Enterprise urgent (24/7)",
+            {"tiers": [Tier.ENTERPRISE], "priorities": [Priority.URGENT], "calendar": None},
+            _ENTERPRISE_URGENT_TARGETS,
+        ),
+        (20, "Enterprise", {"tiers": [Tier.ENTERPRISE], "calendar": calendar}, _ENTERPRISE_TARGETS),
+        (30, "Standard", {"calendar": calendar}, _STANDARD_TARGETS),
+    ):
+        policy, created = SlaPolicy.objects.get_or_create(
+            name=name, defaults={"position": position, **fields}
+        )
+        if created:
+            SlaTarget.objects.bulk_create(
+                SlaTarget(policy=policy, priority=priority, metric=metric, minutes=minutes)
+                for priority, values in targets.items()
+                for metric, minutes in zip(_METRIC_ORDER, values, strict=True)
+            )
+
+
+_SLA_COLUMNS = [
+    "id",
+    "sla_policy_id",
+    "first_response_due_at",
+    "next_response_due_at",
+    "resolution_due_at",
+    "sla_due_at",
+    "sla_warn_at",
+]
+
+
+def seed_sla_clocks(
+    *, now: datetime | None = None, progress: Callable[[str, int], None] | None = None
+) -> dict[str, int]:
+    """Compute the SLA clocks of every unsolved ticket in batches (the services do it per
+    change; a bulk load bypasses them): due-time columns and pending alerts."""
+    from . import selectors, services, sla
+
+    now = now or timezone.now()
+    policies = selectors.sla_policies()
+    ids = list(Ticket.objects.filter(UNSOLVED_Q).order_by("pk").values_list("pk", flat=True))
+    counts = {"clocks": 0, "alerts": 0}
+    stage = "seed_sla_stage"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+        cursor.execute(
+            f"CREATE TEMP TABLE {stage} AS SELECT {', '.join(_SLA_COLUMNS)} "
+            "FROM support_ticket WITH NO DATA"
+        )
+        for start in range(0, len(ids), 5000):
+            batch = ids[start : start + 5000]
+            tickets = list(
+                Ticket.objects.filter(pk__in=batch)
+                .only(
+                    "pk",
+                    "created_at",
+                    "status",
+                    "priority",
+                    "type",
+                    "channel",
+                    "team_id",
+                    "first_response_at",
+                )
+                .annotate(tier=F("account__tier"))
+            )
+            changes: dict[int, list] = {}
+            for tid, old, new, at in (
+                TicketEvent.objects.filter(
+                    ticket_id__in=batch, kind=EventKind.CHANGED, field="status"
+                )
+                .order_by("ticket_id", "created_at", "id")
+                .values_list("ticket_id", "old_value", "new_value", "created_at")
+            ):
+                changes.setdefault(tid, []).append((old, new, at))
+            messages: dict[int, list] = {}
+            for tid, from_customer, at in (
+                Message.objects.filter(ticket_id__in=batch, public=True)
+                .annotate(from_customer=Q(author_contact__isnull=False))
+                .values_list("ticket_id", "from_customer", "created_at")
+            ):
+                messages.setdefault(tid, []).append((from_customer, at))
+            rows, alerts = [], []
+            for ticket in tickets:
+                match = policies.match(ticket, tier=ticket.tier)
+                clocks: dict[str, sla.Clock] = {}
+                if match is not None:
+                    history = selectors.sla_history(
+                        created_at=ticket.created_at,
+                        status=ticket.status,
+                        first_response_at=ticket.first_response_at,
+                        status_changes=changes.get(ticket.pk, ()),
+                        messages=messages.get(ticket.pk, ()),
+                    )
+                    clocks = sla.ticket_clocks(history, match.targets, match.calendar, now=now)
+                values = services.sla_columns(match, clocks)
+                rows.append([ticket.pk, *(values[c] for c in _SLA_COLUMNS[1:])])
+                # Moments already past count as recorded when they came, as if the minute
+                # job had been running all along; the rest wait for it.
+                alerts.extend(
+                    (a.ticket.pk, a.metric, a.kind, a.due_at, a.at, a.at if a.at <= now else None)
+                    for a in services.sla_alerts_wanted(ticket, clocks)
+                )
+            copy_rows(stage, _SLA_COLUMNS, rows)
+            counts["alerts"] += copy_rows(
+                SlaAlert._meta.db_table,
+                ["ticket_id", "metric", "kind", "due_at", "at", "recorded_at"],
+                alerts,
+            )
+            counts["clocks"] += len(rows)
+            if progress:
+                progress("sla", len(rows))
+        assignments = ", ".join(f"{c} = s.{c}" for c in _SLA_COLUMNS[1:])
+        cursor.execute(
+            f"UPDATE support_ticket t SET {assignments} FROM {stage} s WHERE t.id = s.id"
+        )
+        cursor.execute(f"DROP TABLE {stage}")
     return counts

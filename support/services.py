@@ -766,7 +766,7 @@ _SLA_EVENTS = {EventKind.REPLIED, EventKind.CUSTOMER_REPLIED}
 _DUE_FIELDS = {metric: f"{metric}_due_at" for metric in sla.METRICS}
 
 
-def _sla_alerts_wanted(ticket: Ticket, clocks: dict[str, sla.Clock]) -> list[SlaAlert]:
+def sla_alerts_wanted(ticket: Ticket, clocks: dict[str, sla.Clock]) -> list[SlaAlert]:
     """The warning and breach moments the minute job should record for these clocks."""
     alerts = []
     for clock in clocks.values():
@@ -793,6 +793,17 @@ def _sla_alerts_wanted(ticket: Ticket, clocks: dict[str, sla.Clock]) -> list[Sla
                 )
             )
     return alerts
+
+
+def sla_columns(match: selectors.SlaMatch | None, clocks: dict[str, sla.Clock]) -> dict:
+    """The ticket columns that store these clocks: the policy and the running due times."""
+    live = {m: c for m, c in clocks.items() if c.running}
+    return {
+        "sla_policy_id": match.policy.pk if match else None,
+        **{column: live[m].due_at if m in live else None for m, column in _DUE_FIELDS.items()},
+        "sla_due_at": min((c.due_at for c in live.values() if c.due_at), default=None),
+        "sla_warn_at": min((c.warn_at for c in live.values() if c.warn_at), default=None),
+    }
 
 
 def ticket_sla_refresh(
@@ -822,15 +833,9 @@ def ticket_sla_refresh(
     if match is not None:
         history = selectors.ticket_sla_history(ticket)
         clocks = sla.ticket_clocks(history, match.targets, match.calendar, now=now)
-    live = {m: c for m, c in clocks.items() if c.running}
-    values = {
-        "sla_policy_id": match.policy.pk if match else None,
-        **{column: live[m].due_at if m in live else None for m, column in _DUE_FIELDS.items()},
-        "sla_due_at": min((c.due_at for c in live.values() if c.due_at), default=None),
-        "sla_warn_at": min((c.warn_at for c in live.values() if c.warn_at), default=None),
-    }
+    values = sla_columns(match, clocks)
     events = []
-    for metric, column in _DUE_FIELDS.items():
+    for column in _DUE_FIELDS.values():
         old, new = getattr(ticket, column), values[column]
         if old is not None and new is not None and old != new:
             events.append(
@@ -868,7 +873,7 @@ def ticket_sla_refresh(
     # Replace the pending moments; recorded ones stay, and the unique key keeps a moment
     # recorded meanwhile by the minute job from being queued again.
     SlaAlert.objects.filter(ticket=ticket, recorded_at__isnull=True).delete()
-    SlaAlert.objects.bulk_create(_sla_alerts_wanted(ticket, clocks), ignore_conflicts=True)
+    SlaAlert.objects.bulk_create(sla_alerts_wanted(ticket, clocks), ignore_conflicts=True)
     return clocks
 
 
@@ -882,6 +887,38 @@ def account_tickets_sla_refresh(*, account_id: int) -> int:
     for ticket in tickets:
         ticket_sla_refresh(ticket=ticket, policies=policies)
     return len(tickets)
+
+
+def unsolved_tickets_sla_refresh(*, batch_size: int = 500) -> int:
+    """Re-evaluate every unsolved ticket (an SLA policy or calendar changed).
+
+    In batches, each its own short transaction with its tickets locked in id order, so agents
+    keep working meanwhile; moved due times are logged like any re-evaluation.
+    """
+    policies = selectors.sla_policies()
+    last, done = 0, 0
+    while True:
+        ids = list(
+            Ticket.objects.filter(UNSOLVED_Q, pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return done
+        with transaction.atomic():
+            for ticket in _lock_many(ids):
+                if ticket.status in UNSOLVED:
+                    ticket_sla_refresh(ticket=ticket, policies=policies)
+                    done += 1
+        last = ids[-1]
+
+
+def sla_settings_changed() -> None:
+    """After a policy or calendar is saved or deleted: re-evaluate open tickets once the
+    transaction commits (in the background)."""
+    from .tasks import unsolved_tickets_sla_refresh_task
+
+    transaction.on_commit(unsolved_tickets_sla_refresh_task.delay)
 
 
 def sla_alerts_record(*, now: datetime | None = None, batch_size: int = 5000) -> int:

@@ -179,11 +179,14 @@ def _crossing(calendar: Calendar, spans: list[Span], amount: timedelta) -> datet
         return spans[0][0]
     used = _ZERO
     for start, end in spans:
-        if end is None:
-            return add_business_time(calendar, start, amount - used)
-        length = business_time_between(calendar, start, end)
-        if used + length >= amount:
-            return add_business_time(calendar, start, amount - used)
+        length = None if end is None else business_time_between(calendar, start, end)
+        if length is None or used + length >= amount:
+            try:
+                return add_business_time(calendar, start, amount - used)
+            except ValueError:
+                # Not within the calendar module's search horizon (years of holidays, or an
+                # absurd target): never due, rather than failing the change that asked.
+                return None
         used += length
     return None
 

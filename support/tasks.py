@@ -23,3 +23,9 @@ def sla_alerts_record_task() -> int:
 def account_tickets_sla_refresh_task(account_id: int) -> int:
     """Re-evaluate the SLA policy of an account's open tickets (its tier changed)."""
     return services.account_tickets_sla_refresh(account_id=account_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900)
+def unsolved_tickets_sla_refresh_task() -> int:
+    """Re-evaluate every unsolved ticket's SLA (a policy or calendar changed)."""
+    return services.unsolved_tickets_sla_refresh()

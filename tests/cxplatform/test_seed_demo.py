@@ -3,6 +3,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import F
+from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import Account, Contact, User
@@ -88,3 +89,29 @@ def test_search_indexes_are_back_after_seeding():
         cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'support_ticket'")
         names = {row[0] for row in cursor.fetchall()}
     assert {"ticket_search_vector_gin", "ticket_tags_gin", "ticket_unsolved_updated"} <= names
+
+
+def test_seed_demo_sets_up_sla_policies_and_the_clocks_of_open_tickets():
+    from support import selectors, services
+    from support.models import UNSOLVED_Q, SlaAlert, SlaPolicy
+
+    started = timezone.now()
+    _seed(accounts=12, tickets=400, seed=7)
+    policies = {p.name: p for p in SlaPolicy.objects.prefetch_related("targets")}
+    assert set(policies) == {"Enterprise urgent (24/7)", "Enterprise", "Standard"}
+    assert policies["Enterprise urgent (24/7)"].calendar is None  # calendar time
+    assert policies["Standard"].calendar.time_zone == "Europe/Berlin"
+    assert policies["Standard"].targets.count() == 12  # 4 priorities x 3 targets
+
+    unsolved = Ticket.objects.filter(UNSOLVED_Q)
+    assert unsolved.exists()
+    assert not unsolved.filter(sla_policy__isnull=True).exists()
+    assert not Ticket.objects.exclude(UNSOLVED_Q).exclude(sla_due_at=None).exists()
+    # What the bulk computation stored is what the services compute for the same ticket.
+    for ticket in unsolved.order_by("?")[:25]:
+        stored = (ticket.sla_policy_id, ticket.sla_due_at, ticket.sla_warn_at)
+        services.ticket_sla_refresh(ticket=ticket, policies=selectors.sla_policies())
+        assert (ticket.sla_policy_id, ticket.sla_due_at, ticket.sla_warn_at) == stored
+    # Moments already past were recorded as they came; later ones wait for the job.
+    assert SlaAlert.objects.filter(recorded_at__isnull=False).exists()
+    assert not SlaAlert.objects.filter(recorded_at__isnull=True, at__lt=started).exists()

@@ -10,8 +10,8 @@ from tqdm import tqdm
 
 from accounts.models import Account
 from accounts.seed import demo_logins, seed_crm
-from support.models import Ticket
-from support.seed import seed_support
+from support.models import UNSOLVED_Q, Ticket
+from support.seed import seed_sla_clocks, seed_sla_policies, seed_support
 
 # Tables emptied by --reset, children first (TRUNCATE ... CASCADE covers the rest).
 _RESET_TABLES = [
@@ -115,11 +115,17 @@ class Command(BaseCommand):
                 on_rebuild=rebuilt,
             )
             bar.close()
+            seed_sla_policies()
+            open_tickets = Ticket.objects.filter(UNSOLVED_Q).count()
+            bar = tqdm(total=open_tickets, desc="SLA clocks", unit=" tickets", disable=not show)
+            counts |= seed_sla_clocks(progress=lambda _label, n: bar.update(n))
+            bar.close()
         elapsed = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeded {len(world.accounts):,} accounts, {counts['tickets']:,} tickets, "
-                f"{counts['messages']:,} messages, {counts['events']:,} events "
+                f"{counts['messages']:,} messages, {counts['events']:,} events, "
+                f"{counts['clocks']:,} SLA clocks "
                 f"in {elapsed:.1f}s."
             )
         )
