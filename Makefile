@@ -67,8 +67,10 @@ format: $(VENV)/.installed
 seed-large: $(VENV)/.installed
 	$(BIN)/python -m cxplatform.devstack manage seed_demo --accounts 10000 --tickets 1000000
 
+# Against DATABASE_URL if set, else the running dev stack (`make services`, `make seed-large`).
 bench: $(VENV)/.installed
-	$(BIN)/python -m bench.run
+	@if [ -z "$$DATABASE_URL" ]; then eval "$$($(BIN)/python -m cxplatform.devstack env)" || exit 1; fi; \
+	  $(BIN)/python -m bench.run && $(BIN)/python -m bench.sla
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis .import_linter_cache

@@ -40,12 +40,16 @@ from .models import (
     UNSOLVED_Q,
     AgentStatus,
     Attachment,
+    BusinessCalendar,
     Macro,
     Message,
     SlaAlert,
+    SlaPolicy,
+    SlaTarget,
     TeamAssignment,
     Ticket,
     TicketEvent,
+    WorkingInterval,
 )
 from .rendering import render_markdown
 
@@ -911,6 +915,56 @@ def unsolved_tickets_sla_refresh(*, batch_size: int = 500) -> int:
                     ticket_sla_refresh(ticket=ticket, policies=policies)
                     done += 1
         last = ids[-1]
+
+
+@transaction.atomic
+def business_calendar_save(
+    *,
+    calendar: BusinessCalendar,
+    fields: dict[str, object],
+    intervals: Iterable[dict[str, object]] | None = None,
+) -> BusinessCalendar:
+    """Create or change a calendar; `intervals` (weekday, start, end) replace the old ones.
+    Validated by the caller as a whole (`BusinessCalendar.to_calendar`)."""
+    for name, value in fields.items():
+        setattr(calendar, name, value)
+    calendar.save()
+    if intervals is not None:
+        calendar.intervals.all().delete()
+        WorkingInterval.objects.bulk_create(
+            WorkingInterval(calendar=calendar, **interval) for interval in intervals
+        )
+    sla_settings_changed()
+    return calendar
+
+
+@transaction.atomic
+def sla_policy_save(
+    *,
+    policy: SlaPolicy,
+    fields: dict[str, object],
+    teams: Iterable[Team] | None = None,
+    targets: Iterable[dict[str, object]] | None = None,
+) -> SlaPolicy:
+    """Create or change a policy; `teams` and `targets` (priority, metric, minutes) replace
+    the old ones. Open tickets are re-evaluated after commit."""
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    policy.save()
+    if teams is not None:
+        policy.teams.set(teams)
+    if targets is not None:
+        policy.targets.all().delete()
+        SlaTarget.objects.bulk_create(SlaTarget(policy=policy, **target) for target in targets)
+    sla_settings_changed()
+    return policy
+
+
+@transaction.atomic
+def sla_settings_delete(*, instance: SlaPolicy | BusinessCalendar) -> None:
+    """Delete a policy or a calendar (ProtectedError while a policy uses the calendar)."""
+    instance.delete()
+    sla_settings_changed()
 
 
 def sla_settings_changed() -> None:

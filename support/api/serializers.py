@@ -1,29 +1,28 @@
 """REST serializers for the SLA settings: business-hours calendars and SLA policies.
 
 Both nest their child rows (a calendar's working intervals, a policy's targets) and write
-them with the parent, replacing them all when they are given on an update.
-
-TEMPORARY HOME OF THE WRITES: by the house rules every write lives in `support/services.py`
-(`business_calendar_create`/`_update`, `sla_policy_create`/`_update`). That module was being
-changed by someone else when this API was built, so the `create`/`update` methods below do
-the writing, each in one transaction; move them into services and call them from the
-viewsets' `perform_create`/`perform_update`.
+them with the parent through the services, replacing them all when they are given on an
+update.
 """
 
 from datetime import date, time
 
-from django.db import transaction
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from accounts.choices import Tier
 from accounts.models import Team
 
+from .. import services
 from ..choices import Channel, Priority, SlaMetric, TicketType
-from ..models import BusinessCalendar, SlaPolicy, SlaTarget, Weekday, WorkingInterval
-
-# PositiveIntegerField's range on PostgreSQL: larger minutes would fail in the database.
-MAX_TARGET_MINUTES = 2_147_483_647
+from ..models import (
+    MAX_TARGET_MINUTES,
+    BusinessCalendar,
+    SlaPolicy,
+    SlaTarget,
+    Weekday,
+    WorkingInterval,
+)
 
 
 class AllowedChoiceField(serializers.ChoiceField):
@@ -138,29 +137,17 @@ class BusinessCalendarSerializer(serializers.ModelSerializer):
             attrs["holidays"] = sorted(set(attrs["holidays"]))
         return attrs
 
-    # Writes: to move to support/services.py (see the module docstring).
-
-    @transaction.atomic
     def create(self, validated_data: dict) -> BusinessCalendar:
         intervals = validated_data.pop("intervals")
-        calendar = BusinessCalendar.objects.create(**validated_data)
-        WorkingInterval.objects.bulk_create(
-            WorkingInterval(calendar=calendar, **interval) for interval in intervals
+        return services.business_calendar_save(
+            calendar=BusinessCalendar(), fields=validated_data, intervals=intervals
         )
-        return calendar
 
-    @transaction.atomic
     def update(self, instance: BusinessCalendar, validated_data: dict) -> BusinessCalendar:
         intervals = validated_data.pop("intervals", None)
-        for field, value in validated_data.items():
-            setattr(instance, field, value)
-        instance.save()
-        if intervals is not None:
-            instance.intervals.all().delete()
-            WorkingInterval.objects.bulk_create(
-                WorkingInterval(calendar=instance, **interval) for interval in intervals
-            )
-        return instance
+        return services.business_calendar_save(
+            calendar=instance, fields=validated_data, intervals=intervals
+        )
 
 
 # --- policies -----------------------------------------------------------------------------
@@ -234,29 +221,18 @@ class SlaPolicySerializer(serializers.ModelSerializer):
             seen.add(key)
         return targets
 
-    # Writes: to move to support/services.py (see the module docstring).
-
-    @transaction.atomic
     def create(self, validated_data: dict) -> SlaPolicy:
-        targets = validated_data.pop("targets", [])
-        teams = validated_data.pop("teams", [])
-        policy = SlaPolicy.objects.create(**validated_data)
-        policy.teams.set(teams)
-        SlaTarget.objects.bulk_create(SlaTarget(policy=policy, **target) for target in targets)
-        return policy
+        return services.sla_policy_save(
+            policy=SlaPolicy(),
+            teams=validated_data.pop("teams", []),
+            targets=validated_data.pop("targets", []),
+            fields=validated_data,
+        )
 
-    @transaction.atomic
     def update(self, instance: SlaPolicy, validated_data: dict) -> SlaPolicy:
-        targets = validated_data.pop("targets", None)
-        teams = validated_data.pop("teams", None)
-        for field, value in validated_data.items():
-            setattr(instance, field, value)
-        instance.save()
-        if teams is not None:
-            instance.teams.set(teams)
-        if targets is not None:
-            instance.targets.all().delete()
-            SlaTarget.objects.bulk_create(
-                SlaTarget(policy=instance, **target) for target in targets
-            )
-        return instance
+        return services.sla_policy_save(
+            policy=instance,
+            teams=validated_data.pop("teams", None),
+            targets=validated_data.pop("targets", None),
+            fields=validated_data,
+        )

@@ -63,23 +63,14 @@ class BusinessCalendarViewSet(viewsets.ModelViewSet):
     permission_classes = [SlaSettingsPermission]
     pagination_class = ByNamePagination
 
-    def perform_create(self, serializer) -> None:
-        super().perform_create(serializer)
-        services.sla_settings_changed()
-
-    def perform_update(self, serializer) -> None:
-        super().perform_update(serializer)
-        services.sla_settings_changed()
-
     def perform_destroy(self, instance: BusinessCalendar) -> None:
         try:
-            instance.delete()
+            services.sla_settings_delete(instance=instance)
         except ProtectedError as error:
             names = ", ".join(sorted(policy.name for policy in error.protected_objects))
             raise Conflict(
                 f"The calendar is used by SLA policies ({names}); give them another calendar first."
             ) from None
-        services.sla_settings_changed()
 
 
 class SlaPolicyViewSet(viewsets.ModelViewSet):
@@ -90,14 +81,5 @@ class SlaPolicyViewSet(viewsets.ModelViewSet):
     permission_classes = [SlaSettingsPermission]
     pagination_class = ByPositionPagination
 
-    def perform_create(self, serializer) -> None:
-        super().perform_create(serializer)
-        services.sla_settings_changed()
-
-    def perform_update(self, serializer) -> None:
-        super().perform_update(serializer)
-        services.sla_settings_changed()
-
     def perform_destroy(self, instance: SlaPolicy) -> None:
-        super().perform_destroy(instance)
-        services.sla_settings_changed()
+        services.sla_settings_delete(instance=instance)

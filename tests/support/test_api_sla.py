@@ -529,10 +529,10 @@ BAD_POLICIES = {
         "targets",
         "A valid integer is required.",
     ),
-    "minutes beyond the column": (
-        {"targets": target(minutes=2**31)},
+    "minutes beyond a year": (
+        {"targets": target(minutes=366 * 24 * 60 + 1)},
         "targets",
-        "less than or equal to 2147483647",
+        "less than or equal to 527040",
     ),
     "duplicate target": (
         {"targets": target(minutes=30) + target(minutes=60)},
