@@ -1,3 +1,6 @@
+import zoneinfo
+from datetime import tzinfo
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -39,6 +42,16 @@ class UserManager(BaseUserManager["User"]):
         fields.setdefault("role", Role.ADMIN)
         fields.update(is_staff=True, is_superuser=True)
         return self.create_user(email, password, **fields)
+
+
+def zone_named(name: str | None) -> tzinfo | None:
+    """The IANA zone of that name; None (the platform's zone) when empty or unknown."""
+    if not name:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 class Team(models.Model):
@@ -90,6 +103,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def first_name(self) -> str:
         return (self.full_name or self.email).split()[0]
+
+    @property
+    def zone(self) -> tzinfo | None:
+        """The person's time zone for showing times; None: the platform's."""
+        return zone_named(self.time_zone)
 
     @property
     def is_staff_member(self) -> bool:

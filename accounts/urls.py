@@ -7,6 +7,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("notifications/read/", views.notifications_read, name="notifications-read"),
+    path("notifications/<int:pk>/open/", views.notification_open_view, name="notification-open"),
     path(
         "password/",
         auth_views.PasswordChangeView.as_view(form_class=forms.PasswordChangeForm),

@@ -1,6 +1,6 @@
 """Server-time benchmarks of the support desk pages against seed_demo data.
 
-    python -m bench.run [--seed] [--requests 60] [--out bench/results/queue.json]
+    python -m bench.run [--seed] [--requests 60] [--only search] [--out bench/results/queue.json]
 
 Runs against the database in DATABASE_URL (seed it with `make seed-large`, or pass --seed to
 seed 10,000 accounts and 1,000,000 tickets first). Each scenario is requested through
@@ -98,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         help="first load 10,000 accounts and 1,000,000 tickets (--reset)",
     )
     parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="SUBSTRING",
+        help="run only the scenarios whose name contains this (case-insensitive; repeatable)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/support.json"))
     args = parser.parse_args(argv)
 
@@ -124,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'scenario':<48} {'p50 ms':>8} {'p95 ms':>8} {'target':>8} {'queries':>8}")
     results = []
     failed = False
+    only = [part.lower() for part in args.only or []]
     for name, urls, target in _scenarios(agent):
         cycle = urls if isinstance(urls, list) else [urls]
-        if not cycle:
+        if not cycle or (only and not any(part in name.lower() for part in only)):
             continue
         for url in cycle[:5]:  # warm-up: caches, prepared plans, connection
             client.get(url, secure=True)

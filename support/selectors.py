@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,6 +63,11 @@ _VIEW_CONDITIONS = {
     "unassigned": lambda viewer, now: UNSOLVED_Q & Q(assignee__isnull=True),
     "team": lambda viewer, now: UNSOLVED_Q & Q(team_id__in=viewer_team_ids(viewer)),
     "open": lambda viewer, now: UNSOLVED_Q,
+    # Each SLA view reads one partial index: the warn-time index, and the (sla_sort_at, id)
+    # one. sla_sort_at is sla_due_at with "no running target" as 9999-12-31, so
+    # `sla_sort_at <= now` holds exactly when `sla_due_at <= now`.
+    "at_risk": lambda viewer, now: UNSOLVED_Q & Q(sla_warn_at__lte=now, sla_due_at__gt=now),
+    "breached": lambda viewer, now: UNSOLVED_Q & Q(sla_sort_at__lte=now),
     "pending": lambda viewer, now: Q(status=Status.PENDING),
     "solved": lambda viewer, now: Q(
         status__in=[Status.SOLVED, Status.CLOSED],
@@ -84,6 +90,18 @@ BUILTIN_VIEWS = {
         ),
         QueueView("team", "My team's", "Your teams have no open tickets right now."),
         QueueView("open", "All open", "No open tickets. The backlog is empty."),
+        QueueView(
+            "at_risk",
+            "At risk",
+            "No SLA target is close to its due time. Tickets show up here when less than "
+            "their policy's warning margin is left.",
+        ),
+        QueueView(
+            "breached",
+            "Breached",
+            "No breached SLA targets — well done. A ticket whose target has passed shows up "
+            "here until the clock stops.",
+        ),
         QueueView(
             "pending",
             "Pending",
@@ -132,6 +150,7 @@ SORTS: dict[str, tuple[str, ...]] = {
     "updated": ("updated_at",),
     "created": ("created_at",),
     "priority": ("priority_rank", "updated_at"),
+    "due": ("sla_sort_at",),  # tickets without a running SLA target last (9999-12-31)
 }
 DEFAULT_SORT = "-updated"
 SORT_LABELS = {
@@ -141,6 +160,8 @@ SORT_LABELS = {
     "created": "Oldest",
     "-priority": "Priority: urgent first",
     "priority": "Priority: low first",
+    "due": "Due soonest",
+    "-due": "Due latest",
 }
 
 
@@ -199,8 +220,16 @@ def paginate(
     cursor: str | None,
     size: int = PAGE_SIZE,
     sort: str = "",
+    rows_from: QuerySet | None = None,
 ) -> Page:
-    """One page of `qs` ordered by (*columns, id), after `cursor`."""
+    """One page of `qs` ordered by (*columns, id), after `cursor`.
+
+    With `rows_from`, the page is picked on `qs` by id alone and its rows are read from
+    `rows_from` in the same statement (`WHERE id IN (<the page's ids>)`, then ordered again):
+    when many candidates are sorted (a search ranks every match), only the page's rows are
+    joined and fetched, not every candidate's. `rows_from` must annotate `columns` with the
+    same expressions as `qs`, so that the cursor is made from the values the page was cut by.
+    """
     keys = (*columns, "pk")
     if cursor:
         values = decode_cursor(cursor, [_kind(c) for c in columns] + ["int"])
@@ -210,7 +239,11 @@ def paginate(
             **{f"_cursor_left__{'lt' if descending else 'gt'}": right}
         )
     order = [f"-{k}" if descending else k for k in keys]
-    rows = list(qs.order_by(*order)[: size + 1])
+    if rows_from is None:
+        rows = list(qs.order_by(*order)[: size + 1])
+    else:
+        page_ids = qs.order_by(*order).values("pk")[: size + 1]
+        rows = list(rows_from.filter(pk__in=page_ids).order_by(*order))
     next_cursor = None
     if len(rows) > size:
         rows = rows[:size]
@@ -228,14 +261,21 @@ def _queue_base() -> QuerySet[Ticket]:
     )
 
 
+def _search_query(text: str) -> SearchQuery:
+    return SearchQuery(text, search_type="websearch", config=settings.CX_SEARCH_CONFIG)
+
+
+def _search_rank(query: SearchQuery) -> Cast:
+    # float8, not ts_rank's float4: the cursor carries the rank back as a float8 literal,
+    # and comparing it with a float4 would repeat rows of equal rank on the next page.
+    return Cast(SearchRank(F("search_vector"), query), FloatField())
+
+
 def ticket_search(qs: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
     """Tickets whose subject or messages match `text` (web-search syntax: words, "phrases",
     or, -not), with a `rank`: subject words (weight A) outrank message words (weight B)."""
-    query = SearchQuery(text, search_type="websearch", config=settings.CX_SEARCH_CONFIG)
-    # float8, not ts_rank's float4: the cursor carries the rank back as a float8 literal,
-    # and comparing it with a float4 would repeat rows of equal rank on the next page.
-    rank = Cast(SearchRank(F("search_vector"), query), FloatField())
-    return qs.filter(search_vector=query).annotate(rank=rank)
+    query = _search_query(text)
+    return qs.filter(search_vector=query).annotate(rank=_search_rank(query))
 
 
 def ticket_queue(
@@ -249,19 +289,25 @@ def ticket_queue(
     size: int = PAGE_SIZE,
     now: datetime | None = None,
 ) -> Page:
-    """A page of the queue: a built-in view, narrowed by a FilterSet's queryset, searched,
-    sorted. Raises `BadCursor` for a cursor we did not make."""
+    """A page of the queue: a built-in view, narrowed by a FilterSet's queryset (made from
+    `queue_queryset()`), searched, sorted. Raises `BadCursor` for a cursor we did not make."""
     qs = filtered if filtered is not None else _queue_base()
     if view:
         qs = qs.filter(BUILTIN_VIEWS[view].condition(viewer, now or timezone.now()))
     if search.strip():
+        # A common word matches tens of thousands of tickets, and every match is ranked. The
+        # page is picked from support_ticket alone (id and rank; the view and filters, with
+        # their own joins, apply there), and only its rows are joined to the people, account
+        # and team they show, in the same statement.
+        text = search.strip()
         return paginate(
-            ticket_search(qs, search.strip()),
+            ticket_search(qs, text),
             columns=("rank",),
             descending=True,
             cursor=cursor,
             size=size,
             sort="rank",
+            rows_from=_queue_base().annotate(rank=_search_rank(_search_query(text))),
         )
     if sort not in SORT_LABELS:
         sort = DEFAULT_SORT
@@ -400,49 +446,74 @@ def sla_policies() -> SlaPolicies:
     return SlaPolicies(loaded)
 
 
-def ticket_sla_history(ticket: Ticket) -> sla.History:
-    """What the SLA clocks need, from the ticket's event log (one query)."""
-    events = (
-        TicketEvent.objects.filter(ticket=ticket)
-        .filter(
-            Q(kind__in=[EventKind.REPLIED, EventKind.CUSTOMER_REPLIED])
-            | Q(kind=EventKind.CHANGED, field="status")
-        )
-        .order_by("created_at", "id")
-        .values_list("kind", "old_value", "new_value", "created_at")
-    )
+def sla_history(
+    *,
+    created_at: datetime,
+    status: str,
+    first_response_at: datetime | None,
+    status_changes: Iterable[tuple[str, str, datetime]],
+    messages: Iterable[tuple[bool, datetime]],
+) -> sla.History:
+    """A ticket's history for the SLA clocks from its status-change events (old, new, at,
+    in time order) and its public messages (from the customer?, at)."""
     statuses: list[tuple[datetime, str]] = []
+    for old, new, at in status_changes:
+        if not statuses:
+            statuses.append((created_at, old or Status.NEW))
+        statuses.append((at, new))
+    if not statuses:
+        statuses.append((created_at, status))
     customer: list[datetime] = []
     agent: list[datetime] = []
-    for kind, old, new, at in events:
-        if kind == EventKind.CHANGED:
-            if not statuses:
-                statuses.append((ticket.created_at, old or Status.NEW))
-            statuses.append((at, new))
-        elif kind == EventKind.REPLIED:
-            agent.append(at)
-        else:
-            customer.append(at)
-    if not statuses:
-        statuses.append((ticket.created_at, ticket.status))
+    for from_customer, at in messages:
+        (customer if from_customer else agent).append(at)
     return sla.History(
-        created_at=ticket.created_at,
+        created_at=created_at,
         statuses=tuple(statuses),
         customer_messages=tuple(customer),
         agent_replies=tuple(agent),
-        first_response_at=ticket.first_response_at,
+        first_response_at=first_response_at,
     )
 
 
-def ticket_sla_clocks(ticket: Ticket, *, now: datetime | None = None) -> list[sla.Clock]:
-    """The ticket page's SLA panel: each target's clock, computed from the event log."""
+def ticket_sla_history(ticket: Ticket) -> sla.History:
+    """What the SLA clocks need: status changes from the ticket's event log, replies from
+    its public messages (two queries)."""
+    changes = (
+        TicketEvent.objects.filter(ticket=ticket, kind=EventKind.CHANGED, field="status")
+        .order_by("created_at", "id")
+        .values_list("old_value", "new_value", "created_at")
+    )
+    messages = (
+        Message.objects.filter(ticket=ticket, public=True)
+        .annotate(from_customer=Q(author_contact__isnull=False))
+        .values_list("from_customer", "created_at")
+    )
+    return sla_history(
+        created_at=ticket.created_at,
+        status=ticket.status,
+        first_response_at=ticket.first_response_at,
+        status_changes=changes,
+        messages=messages,
+    )
+
+
+@dataclass(frozen=True)
+class SlaPanel:
+    policy: SlaPolicy | None
+    clocks: list[sla.Clock]
+
+
+def ticket_sla_clocks(ticket: Ticket, *, now: datetime | None = None) -> SlaPanel:
+    """The ticket page's SLA panel: the policy that applies and each target's clock,
+    computed from the event log (the same match the services store)."""
     if ticket.sla_policy_id is None:
-        return []
+        return SlaPanel(None, [])
     tier = ticket.account.tier if ticket.account_id else None
     match = sla_policies().match(ticket, tier=tier)
     if match is None:
-        return []
+        return SlaPanel(None, [])
     clocks = sla.ticket_clocks(
         ticket_sla_history(ticket), match.targets, match.calendar, now=now or timezone.now()
     )
-    return [clocks[m] for m in sla.METRICS if m in clocks]
+    return SlaPanel(match.policy, [clocks[m] for m in sla.METRICS if m in clocks])

@@ -7,6 +7,8 @@ from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.models import zone_named
+
 register = template.Library()
 
 
@@ -17,21 +19,10 @@ def reltime(context, moment: datetime | None, empty: str = "—") -> str:
         return empty
     user = getattr(context.get("request"), "user", None)
     zone = getattr(user, "time_zone", "") or None
-    local = timezone.localtime(moment, timezone=_zone(zone))
+    local = timezone.localtime(moment, timezone=zone_named(zone))
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
         moment.isoformat(),
         local.strftime("%Y-%m-%d %H:%M %Z"),
         naturaltime(moment),
     )
-
-
-def _zone(name: str | None):
-    if not name:
-        return None
-    try:
-        import zoneinfo
-
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None

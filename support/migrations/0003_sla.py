@@ -9,164 +9,428 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('support', '0002_ticketevent_append_only'),
+        ("accounts", "0001_initial"),
+        ("support", "0002_ticketevent_append_only"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BusinessCalendar',
+            name="BusinessCalendar",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('time_zone', models.CharField(default='UTC', help_text='IANA name, e.g. Europe/Berlin.', max_length=64)),
-                ('holidays', django.contrib.postgres.fields.ArrayField(base_field=models.DateField(), blank=True, default=list, help_text='Dates on which no time counts.', size=None)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "time_zone",
+                    models.CharField(
+                        default="UTC", help_text="IANA name, e.g. Europe/Berlin.", max_length=64
+                    ),
+                ),
+                (
+                    "holidays",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.DateField(),
+                        blank=True,
+                        default=list,
+                        help_text="Dates on which no time counts.",
+                        size=None,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='SlaTarget',
+            name="SlaTarget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('priority', models.CharField(choices=[('low', 'Low'), ('normal', 'Normal'), ('high', 'High'), ('urgent', 'Urgent')], max_length=10)),
-                ('metric', models.CharField(choices=[('first_response', 'First response'), ('next_response', 'Next response'), ('resolution', 'Resolution')], max_length=20)),
-                ('minutes', models.PositiveIntegerField(help_text='Business minutes (calendar minutes if 24/7).', validators=[django.core.validators.MinValueValidator(1)])),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[
+                            ("low", "Low"),
+                            ("normal", "Normal"),
+                            ("high", "High"),
+                            ("urgent", "Urgent"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "metric",
+                    models.CharField(
+                        choices=[
+                            ("first_response", "First response"),
+                            ("next_response", "Next response"),
+                            ("resolution", "Resolution"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "minutes",
+                    models.PositiveIntegerField(
+                        help_text="Business minutes (calendar minutes if 24/7).",
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
             ],
             options={
-                'ordering': ['policy', 'priority', 'metric'],
+                "ordering": ["policy", "priority", "metric"],
             },
         ),
         migrations.CreateModel(
-            name='WorkingInterval',
+            name="WorkingInterval",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('weekday', models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')])),
-                ('start', models.TimeField()),
-                ('end', models.TimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "weekday",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ]
+                    ),
+                ),
+                ("start", models.TimeField()),
+                ("end", models.TimeField()),
             ],
             options={
-                'ordering': ['weekday', 'start'],
+                "ordering": ["weekday", "start"],
             },
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='first_response_due_at',
+            model_name="ticket",
+            name="first_response_due_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='next_response_due_at',
+            model_name="ticket",
+            name="next_response_due_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='resolution_due_at',
+            model_name="ticket",
+            name="resolution_due_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='sla_due_at',
+            model_name="ticket",
+            name="sla_due_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='sla_warn_at',
+            model_name="ticket",
+            name="sla_warn_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='ticketevent',
-            name='kind',
-            field=models.CharField(choices=[('created', 'Created'), ('changed', 'Field changed'), ('replied', 'Public reply'), ('noted', 'Internal note'), ('customer_replied', 'Customer reply'), ('reopened', 'Reopened'), ('merged', 'Merged'), ('macro', 'Macro applied'), ('sla', 'SLA due time moved'), ('sla_warning', 'SLA at risk'), ('sla_breach', 'SLA breached')], max_length=20),
+            model_name="ticketevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("created", "Created"),
+                    ("changed", "Field changed"),
+                    ("replied", "Public reply"),
+                    ("noted", "Internal note"),
+                    ("customer_replied", "Customer reply"),
+                    ("reopened", "Reopened"),
+                    ("merged", "Merged"),
+                    ("macro", "Macro applied"),
+                    ("sla", "SLA due time moved"),
+                    ("sla_warning", "SLA at risk"),
+                    ("sla_breach", "SLA breached"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='SlaAlert',
+            name="SlaAlert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('metric', models.CharField(choices=[('first_response', 'First response'), ('next_response', 'Next response'), ('resolution', 'Resolution')], max_length=20)),
-                ('kind', models.CharField(choices=[('warning', 'At risk'), ('breach', 'Breached')], max_length=10)),
-                ('due_at', models.DateTimeField()),
-                ('at', models.DateTimeField(help_text='When it fires.')),
-                ('recorded_at', models.DateTimeField(blank=True, null=True)),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sla_alerts', to='support.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "metric",
+                    models.CharField(
+                        choices=[
+                            ("first_response", "First response"),
+                            ("next_response", "Next response"),
+                            ("resolution", "Resolution"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("warning", "At risk"), ("breach", "Breached")], max_length=10
+                    ),
+                ),
+                ("due_at", models.DateTimeField()),
+                ("at", models.DateTimeField(help_text="When it fires.")),
+                ("recorded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sla_alerts",
+                        to="support.ticket",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SlaPolicy',
+            name="SlaPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('position', models.PositiveIntegerField(help_text='Lower is checked first.', unique=True)),
-                ('active', models.BooleanField(default=True)),
-                ('pause_on_hold', models.BooleanField(default=True, help_text='On hold pauses next response and resolution (pending always does).')),
-                ('warning_margin_percent', models.PositiveSmallIntegerField(default=25, help_text='Warn when less than this share of a target is left.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(99)])),
-                ('priorities', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('low', 'Low'), ('normal', 'Normal'), ('high', 'High'), ('urgent', 'Urgent')], max_length=10), blank=True, default=list, size=None)),
-                ('tiers', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('enterprise', 'Enterprise'), ('growth', 'Growth'), ('starter', 'Starter')], max_length=20), blank=True, default=list, size=None)),
-                ('types', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('question', 'Question'), ('incident', 'Incident'), ('problem', 'Problem'), ('task', 'Task')], max_length=10), blank=True, default=list, size=None)),
-                ('channels', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('email', 'Email'), ('portal', 'Portal'), ('api', 'API'), ('phone', 'Phone'), ('chat', 'Chat')], max_length=10), blank=True, default=list, size=None)),
-                ('calendar', models.ForeignKey(blank=True, help_text='Empty: calendar time (24/7).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='policies', to='support.businesscalendar')),
-                ('teams', models.ManyToManyField(blank=True, related_name='sla_policies', to='accounts.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "position",
+                    models.PositiveIntegerField(help_text="Lower is checked first.", unique=True),
+                ),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "pause_on_hold",
+                    models.BooleanField(
+                        default=True,
+                        help_text="On hold pauses next response and resolution (pending always does).",
+                    ),
+                ),
+                (
+                    "warning_margin_percent",
+                    models.PositiveSmallIntegerField(
+                        default=25,
+                        help_text="Warn when less than this share of a target is left.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(99),
+                        ],
+                    ),
+                ),
+                (
+                    "priorities",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(
+                            choices=[
+                                ("low", "Low"),
+                                ("normal", "Normal"),
+                                ("high", "High"),
+                                ("urgent", "Urgent"),
+                            ],
+                            max_length=10,
+                        ),
+                        blank=True,
+                        default=list,
+                        size=None,
+                    ),
+                ),
+                (
+                    "tiers",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(
+                            choices=[
+                                ("enterprise", "Enterprise"),
+                                ("growth", "Growth"),
+                                ("starter", "Starter"),
+                            ],
+                            max_length=20,
+                        ),
+                        blank=True,
+                        default=list,
+                        size=None,
+                    ),
+                ),
+                (
+                    "types",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(
+                            choices=[
+                                ("question", "Question"),
+                                ("incident", "Incident"),
+                                ("problem", "Problem"),
+                                ("task", "Task"),
+                            ],
+                            max_length=10,
+                        ),
+                        blank=True,
+                        default=list,
+                        size=None,
+                    ),
+                ),
+                (
+                    "channels",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(
+                            choices=[
+                                ("email", "Email"),
+                                ("portal", "Portal"),
+                                ("api", "API"),
+                                ("phone", "Phone"),
+                                ("chat", "Chat"),
+                            ],
+                            max_length=10,
+                        ),
+                        blank=True,
+                        default=list,
+                        size=None,
+                    ),
+                ),
+                (
+                    "calendar",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: calendar time (24/7).",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="policies",
+                        to="support.businesscalendar",
+                    ),
+                ),
+                (
+                    "teams",
+                    models.ManyToManyField(
+                        blank=True, related_name="sla_policies", to="accounts.team"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SLA policy',
-                'verbose_name_plural': 'SLA policies',
-                'ordering': ['position'],
+                "verbose_name": "SLA policy",
+                "verbose_name_plural": "SLA policies",
+                "ordering": ["position"],
             },
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='sla_policy',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tickets', to='support.slapolicy', verbose_name='SLA policy'),
+            model_name="ticket",
+            name="sla_policy",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="tickets",
+                to="support.slapolicy",
+                verbose_name="SLA policy",
+            ),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='sla_sort_at',
-            field=models.GeneratedField(db_persist=True, expression=django.db.models.functions.comparison.Coalesce(models.F('sla_due_at'), models.Func(models.Value(253402214400.0), function='to_timestamp')), output_field=models.DateTimeField()),
+            model_name="ticket",
+            name="sla_sort_at",
+            field=models.GeneratedField(
+                db_persist=True,
+                expression=django.db.models.functions.comparison.Coalesce(
+                    models.F("sla_due_at"),
+                    models.Func(models.Value(253402214400.0), function="to_timestamp"),
+                ),
+                output_field=models.DateTimeField(),
+            ),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(condition=models.Q(('status__in', ['new', 'open', 'pending', 'on_hold'])), fields=['sla_sort_at', 'id'], name='ticket_unsolved_sla'),
+            model_name="ticket",
+            index=models.Index(
+                condition=models.Q(("status__in", ["new", "open", "pending", "on_hold"])),
+                fields=["sla_sort_at", "id"],
+                name="ticket_unsolved_sla",
+            ),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(condition=models.Q(('status__in', ['new', 'open', 'pending', 'on_hold']), ('sla_warn_at__isnull', False)), fields=['sla_warn_at'], name='ticket_unsolved_sla_warn'),
+            model_name="ticket",
+            index=models.Index(
+                condition=models.Q(
+                    ("status__in", ["new", "open", "pending", "on_hold"]),
+                    ("sla_warn_at__isnull", False),
+                ),
+                fields=["sla_warn_at"],
+                name="ticket_unsolved_sla_warn",
+            ),
         ),
         migrations.AddField(
-            model_name='slatarget',
-            name='policy',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='targets', to='support.slapolicy'),
+            model_name="slatarget",
+            name="policy",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="targets",
+                to="support.slapolicy",
+            ),
         ),
         migrations.AddField(
-            model_name='workinginterval',
-            name='calendar',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='intervals', to='support.businesscalendar'),
+            model_name="workinginterval",
+            name="calendar",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="intervals",
+                to="support.businesscalendar",
+            ),
         ),
         migrations.AddIndex(
-            model_name='slaalert',
-            index=models.Index(condition=models.Q(('recorded_at__isnull', True)), fields=['at'], name='sla_alert_pending'),
+            model_name="slaalert",
+            index=models.Index(
+                condition=models.Q(("recorded_at__isnull", True)),
+                fields=["at"],
+                name="sla_alert_pending",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='slaalert',
-            constraint=models.UniqueConstraint(fields=('ticket', 'metric', 'kind', 'due_at'), name='sla_alert_unique'),
+            model_name="slaalert",
+            constraint=models.UniqueConstraint(
+                fields=("ticket", "metric", "kind", "due_at"), name="sla_alert_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='slapolicy',
-            constraint=models.CheckConstraint(condition=models.Q(('warning_margin_percent__gte', 1), ('warning_margin_percent__lte', 99)), name='sla_policy_margin_range'),
+            model_name="slapolicy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("warning_margin_percent__gte", 1), ("warning_margin_percent__lte", 99)
+                ),
+                name="sla_policy_margin_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='slatarget',
-            constraint=models.UniqueConstraint(fields=('policy', 'priority', 'metric'), name='sla_target_unique'),
+            model_name="slatarget",
+            constraint=models.UniqueConstraint(
+                fields=("policy", "priority", "metric"), name="sla_target_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='slatarget',
-            constraint=models.CheckConstraint(condition=models.Q(('minutes__gt', 0)), name='sla_target_positive'),
+            model_name="slatarget",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("minutes__gt", 0)), name="sla_target_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='workinginterval',
-            constraint=models.CheckConstraint(condition=models.Q(('weekday__lte', 6)), name='interval_weekday_range'),
+            model_name="workinginterval",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("weekday__lte", 6)), name="interval_weekday_range"
+            ),
         ),
     ]

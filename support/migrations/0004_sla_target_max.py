@@ -5,15 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('support', '0003_sla'),
+        ("support", "0003_sla"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='slatarget',
-            name='minutes',
-            field=models.PositiveIntegerField(help_text='Business minutes (calendar minutes if 24/7); at most a year.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(527040)]),
+            model_name="slatarget",
+            name="minutes",
+            field=models.PositiveIntegerField(
+                help_text="Business minutes (calendar minutes if 24/7); at most a year.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(527040),
+                ],
+            ),
         ),
     ]

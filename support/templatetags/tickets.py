@@ -1,8 +1,13 @@
 """Small ticket badges, rendered in Python: the queue draws fifty rows per refresh."""
 
-from django import template
-from django.utils.html import format_html
+from datetime import datetime, timedelta, tzinfo
 
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from .. import sla
 from ..choices import Status
 
 register = template.Library()
@@ -26,4 +31,107 @@ def status_badge(ticket) -> str:
         css,
         icon,
         ticket.get_status_display(),
+    )
+
+
+# --- SLA --------------------------------------------------------------------------------
+
+# One meaning per colour (UI.md): met green, at risk amber, breached red, paused grey; a
+# clock that is simply running stays neutral so that amber and red stand out in a list.
+_SLA_STYLE = {
+    sla.MET: ("cx-badge-green", "check-circle"),
+    sla.RUNNING: ("cx-badge-neutral", "clock"),
+    sla.PAUSED: ("cx-badge-grey", "pause-circle"),
+    sla.AT_RISK: ("cx-badge-amber", "exclamation-triangle-fill"),
+    sla.BREACHED: ("cx-badge-red", "exclamation-octagon-fill"),
+}
+
+
+_NO_SLA = mark_safe(
+    '<span class="text-body-secondary" title="No running SLA target">—'
+    '<span class="visually-hidden">No running SLA target</span></span>'
+)
+
+
+def duration_text(delta: timedelta, *, days: bool = True) -> str:
+    """ "2h 10m", "45m", "3d 4h", "12d" (whole minutes, rounded down). `days=False` counts hours
+    past 24 ("30h"): a business day is not 24 hours, so business time never says "1d"."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    hours, minutes = divmod(minutes, 60)
+    if days and hours >= 24:
+        whole_days, hours = divmod(hours, 24)
+        # A week or more: the hours no longer matter, and the badge stays narrow.
+        return f"{whole_days}d {hours}h" if hours and whole_days < 7 else f"{whole_days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m"
+
+
+@register.filter
+def business_duration(delta: timedelta | None) -> str:
+    """A clock's elapsed or target business time: "1h 20m", "4h", "30h"."""
+    return "" if delta is None else duration_text(delta, days=False)
+
+
+def _viewer_zone(context) -> tzinfo | None:
+    return getattr(getattr(context.get("request"), "user", None), "zone", None)
+
+
+def _exact(context, moment: datetime) -> str:
+    return timezone.localtime(moment, _viewer_zone(context)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@register.simple_tag(takes_context=True)
+def abstime(context, moment: datetime | None) -> str:
+    """An exact time in the viewer's time zone ("Tue 12 May, 14:30 CEST")."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment, _viewer_zone(context))
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        moment.isoformat(),
+        local.strftime("%Y-%m-%d %H:%M %Z"),
+        f"{local:%a} {local.day} {local:%b}, {local:%H:%M %Z}",
+    )
+
+
+@register.simple_tag(takes_context=True)
+def sla_badge(context, ticket) -> str:
+    """The queue row's SLA badge, from the row's own columns (no query): wall-clock time left
+    until the earliest running target is due, or how long it is overdue. The stored due time
+    already counts business hours, so the wall-clock difference is what the agent has left."""
+    due = ticket.sla_due_at
+    if due is None:
+        return _NO_SLA
+    now = timezone.now()
+    if now >= due:
+        state, text = sla.BREACHED, f"{duration_text(now - due)} overdue"
+    else:
+        warn = ticket.sla_warn_at
+        state = sla.AT_RISK if warn is not None and now >= warn else sla.RUNNING
+        text = f"{duration_text(due - now)} left"
+    css, icon = _SLA_STYLE[state]
+    label = "On track" if state == sla.RUNNING else sla.STATE_LABELS[state]
+    return format_html(
+        '<span class="badge {} cx-sla" title="{}: {} {}"><i class="bi bi-{}" aria-hidden="true">'
+        '</i><span class="visually-hidden">SLA {}: </span> {}</span>',
+        css,
+        label,
+        "was due" if state == sla.BREACHED else "due",
+        _exact(context, due),
+        icon,
+        label.lower(),
+        text,
+    )
+
+
+@register.simple_tag
+def sla_state_badge(clock: sla.Clock) -> str:
+    """A clock's state on the ticket page: "Met", "Running", "Paused", "At risk", "Breached"."""
+    css, icon = _SLA_STYLE.get(clock.state, ("cx-badge-grey", "circle"))
+    return format_html(
+        '<span class="badge {}"><i class="bi bi-{}" aria-hidden="true"></i> {}</span>',
+        css,
+        icon,
+        clock.state_label,
     )

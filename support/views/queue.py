@@ -9,7 +9,6 @@ goes through `tickets_bulk_update` / `tickets_bulk_restore`.
 from __future__ import annotations
 
 import secrets
-import zoneinfo
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -216,13 +215,7 @@ def _bar_filters(filterset: TicketFilter, params: QueryDict) -> list[dict]:
 
 
 def _local_now(user: User) -> datetime:
-    zone = None
-    if user.time_zone:
-        try:
-            zone = zoneinfo.ZoneInfo(user.time_zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            zone = None
-    return timezone.localtime(timezone.now(), zone)
+    return timezone.localtime(timezone.now(), user.zone)
 
 
 # --- bulk changes -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 import redis
 from django.contrib import messages
@@ -27,15 +27,17 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.models import Team, User
 from accounts.permissions import SUPPORT_STAFF, role_required
 from accounts.services import contact_get_or_create
 
-from .. import presence, selectors, services
+from .. import presence, selectors, services, sla
 from ..choices import EventKind, Priority, Status, TicketType
-from ..models import Attachment, Macro, Ticket, TicketEvent
+from ..models import Attachment, Macro, SlaPolicy, Ticket, TicketEvent
 from ..ticket_forms import (
     MergeForm,
     ReplyForm,
@@ -97,17 +99,35 @@ _CHOICE_LABELS = {
 }
 _EMPTY = {"assignee": "Unassigned", "team": "no team", "tags": "no tags"}
 _ACTOR_LABELS = {"round-robin": "Round-robin assignment", "auto-close": "Auto-close"}
+# `sla` events name the column whose due time moved; warnings and breaches name the metric.
+_SLA_DUE_LABELS = {f"{metric}_due_at": label for metric, label in sla.METRIC_LABELS.items()}
 
 
-def ticket_history(ticket: Ticket, events: list[TicketEvent]) -> list[HistoryEntry]:
-    """Events as sentences ("Alex changed status from Open to Pending"), newest first.
+def _moment_text(value: str, zone: tzinfo | None) -> str:
+    """An event's stored time (ISO, or PostgreSQL's text form) in the viewer's zone."""
+    moment = parse_datetime(value) if value else None
+    if moment is None:
+        return value or "none"
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    local = timezone.localtime(moment, zone)
+    return f"{local:%a} {local.day} {local:%b} {local:%H:%M %Z}"
 
-    Users and teams named in assignee/team events are resolved with one query each for
+
+def ticket_history(
+    ticket: Ticket, events: list[TicketEvent], *, zone: tzinfo | None = None
+) -> list[HistoryEntry]:
+    """Events as sentences ("Alex changed status from Open to Pending"), newest first, with
+    times in `zone` (the viewer's; None: the platform's).
+
+    Users, teams and SLA policies named in events are resolved with one query each for
     the whole history, never one per row.
     """
-    user_ids, team_ids = set(), set()
+    user_ids, team_ids, policy_ids = set(), set(), set()
     for event in events:
         ids = user_ids if event.field == "assignee" else team_ids if event.field == "team" else None
+        if event.kind == EventKind.SLA and event.field == "sla_policy":
+            ids = policy_ids
         if ids is not None:
             ids.update(int(v) for v in (event.old_value, event.new_value) if v.isdigit())
     names: dict[str, dict[str, str]] = {"assignee": {}, "team": {}}
@@ -123,6 +143,14 @@ def ticket_history(ticket: Ticket, events: list[TicketEvent]) -> list[HistoryEnt
             str(pk): name
             for pk, name in Team.objects.filter(pk__in=team_ids).values_list("pk", "name")
         }
+    policies = (
+        {
+            str(pk): name
+            for pk, name in SlaPolicy.objects.filter(pk__in=policy_ids).values_list("pk", "name")
+        }
+        if policy_ids
+        else {}
+    )
     authors = {str(m.pk): m.author_contact.name for m in ticket.messages.all() if m.author_contact}
 
     def shown(field: str, value: str) -> str:
@@ -171,12 +199,44 @@ def ticket_history(ticket: Ticket, events: list[TicketEvent]) -> list[HistoryEnt
             )
         elif event.kind == EventKind.MACRO:
             text = f"{actor} applied the macro “{event.new_value}”"
+        elif event.kind == EventKind.SLA:
+            text = _sla_event_text(event, zone, policies)
+        elif event.kind in (EventKind.SLA_WARNING, EventKind.SLA_BREACH):
+            label = sla.METRIC_LABELS.get(event.field, event.field.replace("_", " ").capitalize())
+            if event.kind == EventKind.SLA_WARNING:
+                text = f"{label} at risk (due {_moment_text(event.new_value, zone)})"
+            else:
+                text = f"{label} breached (was due {_moment_text(event.new_value, zone)})"
         else:
             text = f"{actor}: {event.get_kind_display()}"
         entries.append(
             HistoryEntry(text=text, at=event.created_at, kind=event.kind, ticket_number=number)
         )
     return entries
+
+
+def _sla_event_text(event: TicketEvent, zone: tzinfo | None, policies: dict[str, str]) -> str:
+    if event.field == "sla_policy":
+        old, new = (
+            policies.get(v, f"a deleted policy (#{v})") if v else ""
+            for v in (event.old_value, event.new_value)
+        )
+        if not old:
+            return f"SLA policy “{new}” applies"
+        if not new:
+            return f"SLA policy “{old}” no longer applies"
+        return f"SLA policy changed from “{old}” to “{new}”"
+    label = _SLA_DUE_LABELS.get(event.field, event.field.replace("_", " ").capitalize())
+    return (
+        f"{label} due time moved from {_moment_text(event.old_value, zone)} "
+        f"to {_moment_text(event.new_value, zone)}"
+    )
+
+
+def _sla_context(ticket: Ticket) -> dict:
+    """The SLA panel: each clock, computed from the event log, and the policy's name."""
+    panel = selectors.ticket_sla_clocks(ticket)
+    return {"sla_clocks": panel.clocks, "sla_policy": panel.policy}
 
 
 def _context(
@@ -202,7 +262,8 @@ def _context(
     return {
         "ticket": ticket,
         "thread": thread,
-        "history": ticket_history(ticket, list(ticket.events.all())),
+        "history": ticket_history(ticket, list(ticket.events.all()), zone=request.user.zone),
+        **_sla_context(ticket),
         "account": ticket.account,
         "other_open_tickets": selectors.account_other_open_tickets(ticket=ticket),
         "macros": list(Macro.objects.filter(active=True).only("pk", "title")),

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.choices import Tier
+from support import search as search_index
 from support import services
 from support.choices import Channel, Priority, Status, TicketType
 from support.filters import TicketFilter
@@ -74,6 +75,9 @@ VIEW_MEMBERS = {
     "open": {"mine", "mine_pending", "unassigned", "colleague_team", "other_team"},
     "pending": {"mine_pending"},
     "solved": {"solved_recently", "closed_recently"},
+    # No ticket here has a running SLA target; test_views_sla.py fills these two views.
+    "at_risk": set(),
+    "breached": set(),
 }
 
 
@@ -245,6 +249,113 @@ def test_search_pages_by_rank_cursor_without_repeats(agent):
             break
     assert sorted(seen) == sorted(made)
     assert len(seen) == len(set(seen))
+
+
+def searchable(subject: str, body: str = "", **kwargs):
+    """A ticket indexed by support.search as the services index it (without their events)."""
+    ticket = TicketFactory(subject=subject, **kwargs)
+    search_index.index_subject(ticket.pk)
+    if body:
+        search_index.index_text(ticket.pk, body)
+    return ticket
+
+
+def search_walk(viewer, text: str, **kwargs) -> tuple[list[int], int]:
+    """Every match by following the next-page cursors; and how many pages that took."""
+    seen, cursor, pages = [], None, 0
+    while pages < 20:
+        page = ticket_queue(viewer=viewer, search=text, cursor=cursor, **kwargs)
+        seen += numbers(page)
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return seen, pages
+
+
+def test_search_walk_over_equal_ranks_yields_every_match_once_by_rank_then_number(agent):
+    in_subject = [searchable("Printer offline", "The printer is offline.") for _ in range(2)]
+    in_body = [searchable("Cannot print", "The printer jams.") for _ in range(7)]
+    searchable("Login broken", "SSO fails.")
+    # Pages of 3 end inside the run of equal ranks: the (rank, number) cursor must neither
+    # repeat nor skip a ticket of the same rank on the next page.
+    seen, pages = search_walk(agent, "printer", size=3)
+    assert seen == sorted((t.pk for t in in_subject), reverse=True) + sorted(
+        (t.pk for t in in_body), reverse=True
+    )
+    assert pages == 3
+
+
+def test_search_walk_over_full_pages_of_equal_rank(agent):
+    same = [searchable("Printer offline") for _ in range(PAGE_SIZE + 5)]
+    seen, pages = search_walk(agent, "printer")
+    assert seen == sorted((t.pk for t in same), reverse=True)
+    assert pages == 2
+
+
+def test_search_filters_pick_the_page_not_only_narrow_it(agent):
+    """The FilterSet's conditions (here a join to the account for its tier) apply before the
+    page is cut: better-ranked tickets of other tiers must not crowd the page out."""
+    starter = AccountFactory(tier=Tier.STARTER)
+    enterprise = AccountFactory(tier=Tier.ENTERPRISE)
+    for _ in range(3):
+        searchable("Printer offline", "printer", requester=ContactFactory(account=starter))
+    wanted = [
+        searchable(
+            "Cannot print", "The printer jams.", requester=ContactFactory(account=enterprise)
+        )
+        for _ in range(2)
+    ]
+    filterset = TicketFilter({"tier": ["enterprise"]}, queryset=queue_queryset())
+    assert filterset.is_valid(), filterset.errors
+    page = ticket_queue(viewer=agent, filtered=filterset.qs, search="printer", size=2)
+    assert numbers(page) == sorted((t.pk for t in wanted), reverse=True)
+    assert page.next_cursor is None
+
+
+def test_search_view_picks_the_page_not_only_narrows_it(agent):
+    for _ in range(3):
+        searchable("Printer offline", "printer")  # unassigned, and better ranked
+    mine = searchable("Cannot print", "The printer jams.", assignee=agent, status=Status.OPEN)
+    page = ticket_queue(viewer=agent, view="mine", search="printer", size=1)
+    assert numbers(page) == [mine.pk]
+    assert page.next_cursor is None
+
+
+@pytest.mark.parametrize("rows", [1, PAGE_SIZE])
+def test_search_page_is_one_statement_that_ranks_before_it_joins(
+    agent, django_assert_num_queries, rows
+):
+    for n in range(rows):
+        searchable(f"Printer {n}", "x")
+    with django_assert_num_queries(1) as captured:
+        page = ticket_queue(viewer=agent, search="printer")
+    assert len(page.rows) == rows
+    assert isinstance(page.rows[0].rank, float)
+    assert page.rows[0].requester.name  # joined, no query per row
+    # Matches are ranked and the page cut on support_ticket alone; only the page's rows are
+    # joined to the requester, account, assignee and team.
+    outer, inner = captured.captured_queries[0]["sql"].split(" IN (SELECT ", 1)
+    assert "@@" in inner
+    assert f"LIMIT {PAGE_SIZE + 1}" in inner
+    assert "accounts_contact" not in inner
+    assert "accounts_contact" in outer
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor!!",
+        encode_cursor(["2026-01-01T00:00:00+00:00", 5]),
+        encode_cursor([0.5]),
+        encode_cursor(["0.5", 5]),
+    ],
+    ids=["garbage", "from-the-updated-sort", "too-short", "rank-not-a-number"],
+)
+def test_a_search_cursor_we_did_not_make_is_refused(agent, cursor):
+    searchable("Printer offline")
+    with pytest.raises(BadCursor):
+        ticket_queue(viewer=agent, search="printer", cursor=cursor)
 
 
 # --- keyset pagination and sorting --------------------------------------------------------

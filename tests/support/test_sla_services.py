@@ -190,7 +190,7 @@ def test_pending_pauses_resolution_and_the_customer_reply_resumes_it(agent):
     ticket.refresh_from_db()
     assert ticket.status == Status.OPEN
     # Resumed: the time used before the pause counts, the pause does not.
-    clocks = selectors.ticket_sla_clocks(ticket, now=message.created_at)
+    clocks = selectors.ticket_sla_clocks(ticket, now=message.created_at).clocks
     resolution = next(c for c in clocks if c.metric == sla.RESOLUTION)
     assert ticket.resolution_due_at == message.created_at + (480 * MINUTE - resolution.elapsed)
     assert resolution.elapsed < MINUTE

@@ -27,9 +27,10 @@ UNDO = reverse("support:tickets-bulk-undo")
 SAVE = reverse("support:saved-view-create")
 HTMX = {"HTTP_HX_REQUEST": "true"}
 # The queue page's queries, whatever the number of rows or saved views: session, user, the
-# viewer's team ids, the six counts (one statement), saved views, the page of tickets (one
-# statement with its joins), and the three pickers (assignee and team filters, bulk assignee).
-QUEUE_PAGE_QUERIES = 9
+# viewer's team ids, the eight counts (one statement), saved views, the page of tickets (one
+# statement with its joins), the three pickers (assignee and team filters, bulk assignee),
+# and the top bar's unread notifications.
+QUEUE_PAGE_QUERIES = 10
 # The 20-second refresh: session, user, team ids, counts, saved views, the rows.
 QUEUE_REFRESH_QUERIES = 6
 
@@ -94,6 +95,8 @@ def test_tabs_show_live_counts(client, agent):
         "unassigned": "3",
         "team": "0",
         "open": "4",
+        "at_risk": "0",
+        "breached": "0",
         "pending": "1",
         "solved": "0",
     }
@@ -666,6 +669,21 @@ def test_filtered_search_page_runs_the_same_number_of_queries(
     with django_assert_max_num_queries(QUEUE_PAGE_QUERIES):
         response = client.get(QUEUE, {"view": "mine", "q": "printer", "tier": "growth"})
     assert len(row_numbers(response)) == rows
+
+
+@pytest.mark.parametrize("rows", [1, 50])
+def test_search_page_runs_as_many_queries_as_the_plain_list(client, agent, rows):
+    contact = ContactFactory()
+    for n in range(rows):
+        services.ticket_create(requester=contact, subject=f"Printer {n}", body="x", assignee=agent)
+    client.get(QUEUE, {"view": "mine"})  # the session's first request may write it
+    with CaptureQueriesContext(connection) as plain:
+        client.get(QUEUE, {"view": "mine"})
+    with CaptureQueriesContext(connection) as searched:
+        response = client.get(QUEUE, {"view": "mine", "q": "printer"})
+    assert len(row_numbers(response)) == rows
+    # The ranked page is one statement, in place of the list's one.
+    assert len(searched.captured_queries) == len(plain.captured_queries)
 
 
 @pytest.mark.parametrize("rows", [1, 50])
