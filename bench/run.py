@@ -61,6 +61,7 @@ def _scenarios(agent) -> list[tuple[str, str | list[str], float]]:
             "/support/tickets/?view=open&tag=billing&sort=-priority",
             100,
         ),
+        ("queue: All open sorted by SLA due time", "/support/tickets/?view=open&sort=due", 100),
         ("queue: htmx refresh of rows (All open)", "/support/tickets/?view=open&_partial=1", 100),
     ]
     # Order, invoice and error references that customers quote in their first message.

@@ -2,8 +2,8 @@ import functools
 from datetime import time
 
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.fields import ArrayField, DateTimeRangeField
+from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -31,6 +31,10 @@ from .choices import (
 SEARCH_CONFIG = settings.CX_SEARCH_CONFIG
 SUBJECT_MAX_LENGTH = 250
 UNSOLVED_Q = Q(status__in=[s.value for s in UNSOLVED])
+# [sla_warn_at, sla_due_at): while "now" is inside it, a running target is at risk.
+SLA_RISK_WINDOW = Func(
+    F("sla_warn_at"), F("sla_due_at"), function="tstzrange", output_field=DateTimeRangeField()
+)
 
 
 _URL_PLACEHOLDER = "987654321"
@@ -146,6 +150,13 @@ class Ticket(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=~Q(subject=""), name="ticket_subject_not_empty"),
+            # A target warns before it is due (the risk window below must be a valid range).
+            models.CheckConstraint(
+                condition=Q(sla_warn_at__isnull=True)
+                | Q(sla_due_at__isnull=True)
+                | Q(sla_warn_at__lte=F("sla_due_at")),
+                name="ticket_sla_warn_before_due",
+            ),
         ]
         indexes = [
             # Each built-in queue view scans one of these in order: (sort key, id) for keyset.
@@ -194,9 +205,11 @@ class Ticket(models.Model):
             models.Index(
                 fields=["sla_sort_at", "id"], name="ticket_unsolved_sla", condition=UNSOLVED_Q
             ),
-            models.Index(
-                fields=["sla_warn_at"],
-                name="ticket_unsolved_sla_warn",
+            # "At risk" is warn <= now < due: a GiST index on that window finds exactly the
+            # tickets inside it (a B-tree on sla_warn_at would also walk every breached one).
+            GistIndex(
+                SLA_RISK_WINDOW,
+                name="ticket_unsolved_sla_risk",
                 condition=UNSOLVED_Q & Q(sla_warn_at__isnull=False),
             ),
             GinIndex(fields=["tags"], name="ticket_tags_gin"),

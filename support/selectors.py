@@ -15,10 +15,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.lookups import DataContains
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import F, Field, FloatField, Func, Prefetch, Q, QuerySet, Value
+from django.db.models import (
+    DateTimeField,
+    F,
+    Field,
+    FloatField,
+    Func,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -27,7 +38,7 @@ from accounts.models import User
 
 from . import business_hours, sla
 from .choices import UNSOLVED, EventKind, Status
-from .models import UNSOLVED_Q, Message, SlaPolicy, Ticket, TicketEvent
+from .models import SLA_RISK_WINDOW, UNSOLVED_Q, Message, SlaPolicy, Ticket, TicketEvent
 
 PAGE_SIZE = 50
 RECENTLY_SOLVED_DAYS = 7
@@ -66,7 +77,11 @@ _VIEW_CONDITIONS = {
     # Each SLA view reads one partial index: the warn-time index, and the (sla_sort_at, id)
     # one. sla_sort_at is sla_due_at with "no running target" as 9999-12-31, so
     # `sla_sort_at <= now` holds exactly when `sla_due_at <= now`.
-    "at_risk": lambda viewer, now: UNSOLVED_Q & Q(sla_warn_at__lte=now, sla_due_at__gt=now),
+    "at_risk": lambda viewer, now: (
+        UNSOLVED_Q
+        & Q(sla_warn_at__isnull=False)
+        & Q(DataContains(SLA_RISK_WINDOW, Value(now, output_field=DateTimeField())))
+    ),
     "breached": lambda viewer, now: UNSOLVED_Q & Q(sla_sort_at__lte=now),
     "pending": lambda viewer, now: Q(status=Status.PENDING),
     "solved": lambda viewer, now: Q(

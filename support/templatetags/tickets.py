@@ -4,8 +4,10 @@ from datetime import datetime, timedelta, tzinfo
 
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+
+from accounts.templatetags.cx import reltime
 
 from .. import sla
 from ..choices import Status
@@ -134,4 +136,67 @@ def sla_state_badge(clock: sla.Clock) -> str:
         css,
         icon,
         clock.state_label,
+    )
+
+
+# --- the queue's rows -------------------------------------------------------------------
+
+_PRIORITY_ICONS = {
+    "urgent": mark_safe('<i class="bi bi-exclamation-octagon-fill" aria-hidden="true"></i> '),
+    "high": mark_safe('<i class="bi bi-arrow-up" aria-hidden="true"></i> '),
+}
+_NO_ACCOUNT = mark_safe('<span class="text-body-secondary">—</span>')
+_UNASSIGNED = mark_safe('<span class="text-body-secondary">Unassigned</span>')
+
+
+@register.simple_tag(takes_context=True)
+def queue_row(context, ticket) -> str:
+    """One queue row, rendered in Python: the page draws fifty on every refresh, and the
+    template engine spent about half a millisecond on each (a third of the page's time)."""
+    url = ticket.get_absolute_url()
+    account = ticket.account
+    if account is not None:
+        tier = account.get_tier_display()
+        account_attrs = format_html(' title="{} · {}"', account.name, tier)
+        account_html = format_html(
+            '{} <span class="cx-tier cx-tier-{}">{}</span>', account.name, account.tier, tier
+        )
+    else:
+        account_attrs, account_html = "", _NO_ACCOUNT
+    tags = format_html_join(
+        "", ' <span class="badge cx-tag">{}</span>', ((t,) for t in ticket.tags[:2])
+    )
+    checked = mark_safe(" checked") if ticket.pk in (context.get("selected") or ()) else ""
+    return format_html(
+        '<tr id="row-{pk}" data-href="{url}" data-ticket="{pk}" data-claim-url="{url}claim/" '
+        'tabindex="-1">\n'
+        '<td class="cx-col-check"><input type="checkbox" class="form-check-input cx-select" '
+        'name="tickets" value="{pk}" form="bulk-form" id="select-{pk}" '
+        'aria-label="Select ticket #{pk}"{checked}></td>\n'
+        '<td class="cx-col-number text-body-secondary">{pk}</td>\n'
+        '<td class="cx-col-subject" title="{subject}"><a class="cx-row-link" href="{url}">'
+        "{subject}</a>{tags}</td>\n"
+        '<td class="cx-col-requester">{requester}</td>\n'
+        '<td class="cx-col-account"{account_attrs}>{account}</td>\n'
+        "<td>{status}</td>\n"
+        '<td class="cx-col-due">{due}</td>\n'
+        '<td class="cx-priority cx-priority-{priority}">{priority_icon}{priority_label}</td>\n'
+        '<td class="cx-col-assignee">{assignee}</td>\n'
+        '<td class="cx-col-updated">{updated}</td>\n'
+        "</tr>",
+        pk=ticket.pk,
+        url=url,
+        checked=checked,
+        subject=ticket.subject,
+        tags=tags,
+        requester=ticket.requester.name,
+        account_attrs=account_attrs,
+        account=account_html,
+        status=status_badge(ticket),
+        due=sla_badge(context, ticket),
+        priority=ticket.priority,
+        priority_icon=_PRIORITY_ICONS.get(ticket.priority, ""),
+        priority_label=ticket.get_priority_display(),
+        assignee=ticket.assignee if ticket.assignee_id else _UNASSIGNED,
+        updated=reltime(context, ticket.updated_at),
     )
