@@ -7,24 +7,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_notification'),
-        ('support', '0004_sla_target_max'),
+        ("accounts", "0002_notification"),
+        ("support", "0004_sla_target_max"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='ticket',
-            name='ticket_unsolved_sla_warn',
+            model_name="ticket",
+            name="ticket_unsolved_sla_warn",
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=django.contrib.postgres.indexes.GistIndex(models.Func(models.F('sla_warn_at'), models.F('sla_due_at'), function='tstzrange', output_field=django.contrib.postgres.fields.ranges.DateTimeRangeField()), condition=models.Q(('status__in', ['new', 'open', 'pending', 'on_hold']), ('sla_warn_at__isnull', False)), name='ticket_unsolved_sla_risk'),
+            model_name="ticket",
+            index=django.contrib.postgres.indexes.GistIndex(
+                models.Func(
+                    models.F("sla_warn_at"),
+                    models.F("sla_due_at"),
+                    function="tstzrange",
+                    output_field=django.contrib.postgres.fields.ranges.DateTimeRangeField(),
+                ),
+                condition=models.Q(
+                    ("status__in", ["new", "open", "pending", "on_hold"]),
+                    ("sla_warn_at__isnull", False),
+                ),
+                name="ticket_unsolved_sla_risk",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ticket',
-            constraint=models.CheckConstraint(condition=models.Q(('sla_warn_at__isnull', True), ('sla_due_at__isnull', True), ('sla_warn_at__lte', models.F('sla_due_at')), _connector='OR'), name='ticket_sla_warn_before_due'),
+            model_name="ticket",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("sla_warn_at__isnull", True),
+                    ("sla_due_at__isnull", True),
+                    ("sla_warn_at__lte", models.F("sla_due_at")),
+                    _connector="OR",
+                ),
+                name="ticket_sla_warn_before_due",
+            ),
         ),
     ]
