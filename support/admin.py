@@ -111,34 +111,8 @@ class WorkingIntervalInline(admin.TabularInline):
     min_num = 1
 
 
-@admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(admin.ModelAdmin):
-    list_display = ["name", "time_zone"]
-    search_fields = ["name"]
-    inlines = [WorkingIntervalInline]
-
-    def save_related(self, request, form, formsets, change) -> None:
-        super().save_related(request, form, formsets, change)
-        services.sla_settings_changed()
-
-    def delete_model(self, request, obj) -> None:
-        super().delete_model(request, obj)
-        services.sla_settings_changed()
-
-
-class SlaTargetInline(admin.TabularInline):
-    model = SlaTarget
-    extra = 0
-
-
-@admin.register(SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
-    list_display = ["position", "name", "active", "calendar", "pause_on_hold"]
-    list_display_links = ["name"]
-    list_filter = ["active", "calendar"]
-    search_fields = ["name"]
-    filter_horizontal = ["teams"]
-    inlines = [SlaTargetInline]
+class _ReEvaluatesOpenTickets:
+    """Saving or deleting SLA settings re-evaluates the open tickets (after commit)."""
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
@@ -151,3 +125,25 @@ class SlaPolicyAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         super().delete_queryset(request, queryset)
         services.sla_settings_changed()
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(_ReEvaluatesOpenTickets, admin.ModelAdmin):
+    list_display = ["name", "time_zone"]
+    search_fields = ["name"]
+    inlines = [WorkingIntervalInline]
+
+
+class SlaTargetInline(admin.TabularInline):
+    model = SlaTarget
+    extra = 0
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(_ReEvaluatesOpenTickets, admin.ModelAdmin):
+    list_display = ["position", "name", "active", "calendar", "pause_on_hold"]
+    list_display_links = ["name"]
+    list_filter = ["active", "calendar"]
+    search_fields = ["name"]
+    filter_horizontal = ["teams"]
+    inlines = [SlaTargetInline]

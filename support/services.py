@@ -776,26 +776,15 @@ def sla_alerts_wanted(ticket: Ticket, clocks: dict[str, sla.Clock]) -> list[SlaA
     for clock in clocks.values():
         if clock.due_at is None:
             continue
+        moments = []
         if clock.running and clock.warn_at is not None and clock.warn_at < clock.due_at:
-            alerts.append(
-                SlaAlert(
-                    ticket=ticket,
-                    metric=clock.metric,
-                    kind=SlaAlertKind.WARNING,
-                    due_at=clock.due_at,
-                    at=clock.warn_at,
-                )
-            )
+            moments.append((SlaAlertKind.WARNING, clock.warn_at))
         if clock.running or clock.state == sla.BREACHED:
-            alerts.append(
-                SlaAlert(
-                    ticket=ticket,
-                    metric=clock.metric,
-                    kind=SlaAlertKind.BREACH,
-                    due_at=clock.due_at,
-                    at=clock.due_at,
-                )
-            )
+            moments.append((SlaAlertKind.BREACH, clock.due_at))
+        alerts.extend(
+            SlaAlert(ticket=ticket, metric=clock.metric, kind=kind, due_at=clock.due_at, at=at)
+            for kind, at in moments
+        )
     return alerts
 
 
