@@ -173,5 +173,7 @@ CX_SOLVED_TICKETS_CLOSE_AFTER_DAYS = config.int("CX_SOLVED_TICKETS_CLOSE_AFTER_D
 CX_ATTACHMENT_MAX_BYTES = config.int("CX_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 CX_PRESENCE_TTL_SECONDS = config.int("CX_PRESENCE_TTL_SECONDS", default=30)
 CX_SEARCH_CONFIG = config.str("CX_SEARCH_CONFIG", default="english")
+# How long the queue's shared view counts may be reused (any ticket change forgets them).
+CX_QUEUE_COUNTS_CACHE_SECONDS = config.int("CX_QUEUE_COUNTS_CACHE_SECONDS", default=10)
 # Where people reach the web UI: links in emails.
 CX_BASE_URL = config.str("CX_BASE_URL", default="http://127.0.0.1:8000")

@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.postgres.lookups import DataContains
 from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
@@ -132,15 +133,40 @@ BUILTIN_VIEWS = {
 DEFAULT_VIEW = "mine"
 
 
+# Views whose members are the same for every agent: their counts are shared, kept in the
+# cache for CX_QUEUE_COUNTS_CACHE_SECONDS and forgotten whenever a ticket changes.
+_SHARED_COUNTS = ("unassigned", "open", "at_risk", "breached", "pending", "solved")
+_SHARED_COUNTS_KEY = "support:queue-counts"
+
+
 def queue_counts(*, viewer: User, now: datetime | None = None) -> dict[str, int]:
     """The number of tickets in each built-in view, in one statement.
 
     Each count is its own scalar subquery, so PostgreSQL answers it from that view's
-    partial index (an index-only scan) instead of one pass over every candidate row.
+    partial index (an index-only scan) instead of one pass over every candidate row. The
+    counts everyone shares come from the cache when a recent page computed them (a ticket
+    change forgets them, so they lag only for the time-driven At risk / Breached moves).
     """
-    now = now or timezone.now()
+    seconds = settings.CX_QUEUE_COUNTS_CACHE_SECONDS
+    shared = cache.get(_SHARED_COUNTS_KEY) if seconds else None
+    keys = [k for k in BUILTIN_VIEWS if shared is None or k not in _SHARED_COUNTS]
+    counts = _count_views(keys, viewer=viewer, now=now or timezone.now())
+    if shared is None:
+        shared = {key: counts[key] for key in _SHARED_COUNTS}
+        if seconds:
+            cache.set(_SHARED_COUNTS_KEY, shared, seconds)
+    return {key: counts[key] if key in counts else shared[key] for key in BUILTIN_VIEWS}
+
+
+def queue_counts_forget() -> None:
+    """Drop the shared counts (a ticket changed); the next queue page counts afresh."""
+    cache.delete(_SHARED_COUNTS_KEY)
+
+
+def _count_views(keys: list[str], *, viewer: User, now: datetime) -> dict[str, int]:
     selects, params = [], []
-    for key, view in BUILTIN_VIEWS.items():
+    for key in keys:
+        view = BUILTIN_VIEWS[key]
         try:
             sql, view_params = (
                 Ticket.objects.filter(view.condition(viewer, now))
@@ -156,7 +182,7 @@ def queue_counts(*, viewer: User, now: datetime | None = None) -> dict[str, int]
     with connection.cursor() as cursor:
         cursor.execute("SELECT " + ", ".join(selects), params)
         row = cursor.fetchone()
-    return dict(zip(BUILTIN_VIEWS, row, strict=True))
+    return dict(zip(keys, row, strict=True))
 
 
 # --- sorting and cursors ----------------------------------------------------------------

@@ -204,6 +204,7 @@ class _Changes:
         self.ticket.version += 1
         self.ticket.save(update_fields=[*self._columns(), "updated_at", "version"])
         TicketEvent.objects.bulk_create(self.events)
+        transaction.on_commit(selectors.queue_counts_forget)
         if self.fields & _SLA_FIELDS or any(e.kind in _SLA_EVENTS for e in self.events):
             ticket_sla_refresh(
                 ticket=self.ticket, acting_user=self.actor, policies=self.policies, now=self.now
@@ -343,6 +344,7 @@ def ticket_create(
         author_contact=None if on_behalf else requester,
     )
     ticket_sla_refresh(ticket=ticket, acting_user=acting_user, now=ticket.created_at)
+    transaction.on_commit(selectors.queue_counts_forget)
     if assignee is None and team is not None:
         ticket_auto_assign(ticket=ticket)
     return ticket
@@ -759,6 +761,8 @@ def close_solved_tickets(*, now: datetime | None = None, days: int | None = None
             """,
             {"now": now, "cutoff": cutoff},
         )
+        if cursor.rowcount:
+            transaction.on_commit(selectors.queue_counts_forget)
         return cursor.rowcount
 
 

@@ -7,6 +7,14 @@ from tests.factories import UserFactory
 ROLES = [Role.ADMIN, Role.MANAGER, Role.AGENT, Role.CSM, Role.CUSTOMER]
 
 
+@pytest.fixture(autouse=True)
+def _live_queue_counts(settings):
+    """Tests build tickets with factories too, which do not go through the services that
+    forget the cached queue counts: count afresh every time (tests/support/test_selectors.py
+    covers the cache itself)."""
+    settings.CX_QUEUE_COUNTS_CACHE_SECONDS = 0
+
+
 @pytest.fixture
 def make_user(db):
     def make(role: str = Role.AGENT, **fields):

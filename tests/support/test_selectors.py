@@ -443,3 +443,38 @@ def test_a_cursor_we_did_not_make_is_refused(agent, cursor):
     TicketFactory()
     with pytest.raises(BadCursor):
         ticket_queue(viewer=agent, view="open", sort="-updated", cursor=cursor)
+
+
+# --- the shared counts' cache -----------------------------------------------------------
+
+
+def test_shared_counts_are_reused_and_forgotten_when_a_ticket_changes(
+    settings, agent, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from support.selectors import queue_counts_forget
+
+    settings.CX_QUEUE_COUNTS_CACHE_SECONDS = 30
+    queue_counts_forget()
+    TicketFactory(status=Status.OPEN)
+    with CaptureQueriesContext(connection) as first:
+        assert queue_counts(viewer=agent)["open"] == 1
+    TicketFactory(status=Status.OPEN)  # behind the services' back: not seen yet
+    with CaptureQueriesContext(connection) as second:
+        counts = queue_counts(viewer=agent)
+    assert counts["open"] == 1
+    assert counts["mine"] == 0  # the viewer's own counts are always live
+    # Still one statement, but only with the viewer's own views in it.
+    assert " AS open" in first.captured_queries[-1]["sql"]
+    (statement,) = second.captured_queries
+    assert " AS mine" in statement["sql"]
+    assert " AS open" not in statement["sql"]
+
+    ticket = TicketFactory(status=Status.OPEN)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ticket_claim(ticket_id=ticket.pk, acting_user=agent)
+    assert cache.get("support:queue-counts") is None
+    counts = queue_counts(viewer=agent)
+    assert (counts["open"], counts["mine"]) == (3, 1)
+    queue_counts_forget()
