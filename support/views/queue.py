@@ -261,6 +261,13 @@ def bulk_undo(request: HttpRequest) -> HttpResponse:
         f"{'they were' if restored != 1 else 'it was'}",
         "level": "success",
     }
+    left = len(record["previous"]) - restored
+    if left:
+        # Closed meanwhile (closed tickets cannot change), or already back as they were.
+        toast["detail"] = (
+            f"{left} ticket{'s were' if left != 1 else ' was'} left as "
+            f"{'they are' if left != 1 else 'it is'}: closed since, or already as before."
+        )
     return _after_change(request, query, toast)
 
 

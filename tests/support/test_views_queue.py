@@ -478,6 +478,17 @@ def test_undo_puts_every_ticket_back_and_logs_it(client, agent, make_user):
     assert "can no longer be undone" in page(again)
 
 
+def test_undo_says_which_tickets_it_left_alone(client, agent):
+    tickets = [TicketFactory(status=Status.OPEN), TicketFactory(status=Status.OPEN)]
+    response = client.post(BULK, {"tickets": [t.pk for t in tickets], "priority": "urgent"}, **HTMX)
+    key = undo_key(response)
+    Ticket.objects.filter(pk=tickets[1].pk).update(status=Status.CLOSED)  # closed meanwhile
+    response = client.post(UNDO, {"key": key, "query": "view=open"}, **HTMX)
+    assert "Undone: 1 ticket put back as it was" in toast(response)
+    assert "1 ticket was left as it is: closed since, or already as before." in toast(response)
+    assert Ticket.objects.get(pk=tickets[1].pk).priority == Priority.URGENT
+
+
 def test_undo_with_an_unknown_key_is_refused(client):
     response = client.post(UNDO, {"key": "made-up"}, **HTMX)
     assert response.status_code == 400
