@@ -62,7 +62,7 @@ def test_unix_socket_redis_url_is_spelled_for_celery(config):
 @pytest.mark.slow
 def test_manage_py_prints_one_line_for_a_bad_variable(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in GOOD}
-    env.update(GOOD, DATABASE_URL="sqlite:///db.sqlite3")
+    env.update(GOOD, DATABASE_URL="sqlite:///cx.db")
     # Run outside the repo so the .cx/env file of a running stack is not read.
     result = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "check"],
