@@ -21,6 +21,11 @@ PAGES = [
     "/admin/support/businesscalendar/add/",
     "/admin/support/slapolicy/",
     "/admin/support/slapolicy/add/",
+    "/admin/success/subscription/",
+    "/admin/success/revenueevent/",
+    "/admin/success/lifecyclechange/",
+    "/admin/success/usagedaily/",
+    "/admin/success/subscription/add/",
 ]
 
 

@@ -1,0 +1,57 @@
+from django.contrib import admin
+
+from .models import LifecycleChange, RevenueEvent, Subscription, UsageDaily
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["account", "plan_name", "status", "seats", "mrr", "start_date", "end_date"]
+    list_filter = ["status", "plan_name"]
+    search_fields = ["account__name", "plan_name"]
+    autocomplete_fields = ["account"]
+    list_select_related = ["account"]
+    date_hierarchy = "start_date"
+
+
+@admin.register(RevenueEvent)
+class RevenueEventAdmin(admin.ModelAdmin):
+    """Revenue events are history: look them up here, record them through
+    success.services.revenue_event_record so the rules and messages apply."""
+
+    list_display = ["date", "account", "kind", "mrr_delta", "reason", "recorded_by"]
+    list_filter = ["kind", "date"]
+    search_fields = ["account__name", "reason"]
+    autocomplete_fields = ["account", "recorded_by"]
+    raw_id_fields = ["subscription"]
+    list_select_related = ["account", "recorded_by"]
+    date_hierarchy = "date"
+    readonly_fields = ["created_at"]
+
+
+@admin.register(LifecycleChange)
+class LifecycleChangeAdmin(admin.ModelAdmin):
+    """Read-only: the history of Account.lifecycle_stage, written by
+    success.services.account_lifecycle_change together with the account."""
+
+    list_display = ["changed_at", "account", "from_stage", "to_stage", "actor"]
+    list_filter = ["to_stage", "from_stage"]
+    search_fields = ["account__name", "note"]
+    list_select_related = ["account", "actor"]
+    date_hierarchy = "changed_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(UsageDaily)
+class UsageDailyAdmin(admin.ModelAdmin):
+    list_display = ["day", "account", "metric", "value"]
+    list_filter = ["metric", "day"]
+    search_fields = ["account__name", "metric"]
+    autocomplete_fields = ["account"]
+    list_select_related = ["account"]
+    date_hierarchy = "day"
+    show_full_result_count = False  # one row per account, day and metric grows fast

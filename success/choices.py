@@ -1,0 +1,30 @@
+from django.db import models
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+class RevenueEventKind(models.TextChoices):
+    NEW = "new", "New"
+    EXPANSION = "expansion", "Expansion"
+    CONTRACTION = "contraction", "Contraction"
+    CHURN = "churn", "Churn"
+    REACTIVATION = "reactivation", "Reactivation"
+
+
+# The sign of mrr_delta each kind must carry (METRICS.md, "Success and revenue").
+REVENUE_GAINS = frozenset(
+    {RevenueEventKind.NEW, RevenueEventKind.EXPANSION, RevenueEventKind.REACTIVATION}
+)
+REVENUE_LOSSES = frozenset({RevenueEventKind.CONTRACTION, RevenueEventKind.CHURN})
+
+
+class UsageMetric(models.TextChoices):
+    """The standard usage metrics. Key features are metrics too ("reports", "api_calls"):
+    any lowercase snake_case name is accepted, so these are suggestions, not a closed list."""
+
+    ACTIVE_USERS = "active_users", "Active users"
+    SEATS = "seats", "Seats"

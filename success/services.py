@@ -1,0 +1,235 @@
+"""Every write to the success data: revenue events, lifecycle history, product usage."""
+
+import datetime
+import re
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.choices import LifecycleStage
+from accounts.models import Account, User
+
+from .choices import REVENUE_GAINS, REVENUE_LOSSES, RevenueEventKind
+from .models import (
+    METRIC_NAME_MAX_LENGTH,
+    METRIC_NAME_PATTERN,
+    LifecycleChange,
+    RevenueEvent,
+    Subscription,
+    UsageDaily,
+)
+
+# A usage batch lists at most this many row errors; the rest are counted.
+USAGE_ERRORS_SHOWN = 20
+USAGE_BATCH_SIZE = 1000
+_POSTGRES_INTEGER_MAX = 2_147_483_647
+_METRIC_NAME = re.compile(METRIC_NAME_PATTERN)
+
+
+@transaction.atomic
+def revenue_event_record(
+    *,
+    account: Account,
+    kind: str,
+    date: datetime.date,
+    mrr_delta: Decimal | int | str,
+    reason: str = "",
+    subscription: Subscription | None = None,
+    acting_user: User | None = None,
+) -> RevenueEvent:
+    """Record one change in an account's MRR.
+
+    The sign must match the kind (new, expansion, reactivation raise MRR; contraction and
+    churn lower it) and a churn needs a reason. Floats are refused: money is Decimal.
+    """
+    if kind not in RevenueEventKind.values:
+        raise ValidationError({"kind": f"Unknown revenue event kind {kind!r}."})
+    kind = RevenueEventKind(kind)
+    if isinstance(mrr_delta, float | bool):
+        raise ValidationError({"mrr_delta": "Give the MRR change as a Decimal, not a float."})
+    try:
+        delta = Decimal(mrr_delta)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValidationError({"mrr_delta": f"{mrr_delta!r} is not an amount."}) from None
+    if not delta.is_finite():
+        raise ValidationError({"mrr_delta": "The MRR change must be a finite amount."})
+    if kind in REVENUE_GAINS and delta <= 0:
+        raise ValidationError(
+            {"mrr_delta": f"A {kind.label.lower()} event must raise MRR (got {delta})."}
+        )
+    if kind in REVENUE_LOSSES and delta >= 0:
+        raise ValidationError(
+            {"mrr_delta": f"A {kind.label.lower()} event must lower MRR (got {delta})."}
+        )
+    reason = reason.strip()
+    if kind == RevenueEventKind.CHURN and not reason:
+        raise ValidationError({"reason": "A churn needs a reason."})
+    if subscription is not None and subscription.account_id != account.pk:
+        raise ValidationError({"subscription": "That subscription belongs to another account."})
+
+    event = RevenueEvent(
+        account=account,
+        subscription=subscription,
+        kind=kind,
+        date=date,
+        mrr_delta=delta,
+        reason=reason,
+        recorded_by=acting_user,
+    )
+    # Field rules (digits, decimal places, date); the constraints were checked above and the
+    # related rows came in as instances.
+    event.full_clean(exclude=["account", "subscription", "recorded_by"], validate_constraints=False)
+    event.save()
+    return event
+
+
+@transaction.atomic
+def account_lifecycle_change(
+    *, account: Account, to_stage: str, acting_user: User | None, note: str = ""
+) -> LifecycleChange | None:
+    """Move an account to another lifecycle stage and keep the history.
+
+    Returns the LifecycleChange written, or None when the account is already at that stage
+    (nothing is written, so calling twice is safe).
+    """
+    if to_stage not in LifecycleStage.values:
+        raise ValidationError({"to_stage": f"Unknown lifecycle stage {to_stage!r}."})
+    # Lock the row so two concurrent changes record the stage each really moved from.
+    from_stage = (
+        Account.objects.select_for_update()
+        .values_list("lifecycle_stage", flat=True)
+        .get(pk=account.pk)
+    )
+    if from_stage == to_stage:
+        account.lifecycle_stage = to_stage
+        return None
+    now = timezone.now()
+    Account.objects.filter(pk=account.pk).update(lifecycle_stage=to_stage, updated_at=now)
+    account.lifecycle_stage = to_stage
+    account.updated_at = now
+    return LifecycleChange.objects.create(
+        account=account,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        changed_at=now,
+        actor=acting_user,
+        note=note.strip(),
+    )
+
+
+def _usage_row(
+    number: int, row: object, today: datetime.date
+) -> tuple[tuple[int, datetime.date, str, int] | None, list[str]]:
+    """One batch row checked on its own: (account_id, day, metric, value), or its errors."""
+    if not isinstance(row, Mapping):
+        return None, [f"Row {number}: expected a mapping, got {type(row).__name__}."]
+    missing = [key for key in ("account_id", "day", "metric", "value") if key not in row]
+    if missing:
+        return None, [f"Row {number}: missing {', '.join(missing)}."]
+    errors = []
+    account_id, day, metric, value = row["account_id"], row["day"], row["metric"], row["value"]
+
+    if isinstance(account_id, bool) or not isinstance(account_id, int):
+        errors.append(f"Row {number}: account_id must be a whole number, got {account_id!r}.")
+    if isinstance(day, str):
+        try:
+            day = datetime.date.fromisoformat(day)
+        except ValueError:
+            day = None
+            errors.append(f"Row {number}: day {row['day']!r} is not a date (YYYY-MM-DD).")
+    elif isinstance(day, datetime.datetime) or not isinstance(day, datetime.date):
+        # A datetime is a date to isinstance, but which day it means depends on a zone.
+        errors.append(f"Row {number}: day must be a date, got {day!r}.")
+        day = None
+    if day is not None and day > today:
+        errors.append(f"Row {number}: day {day.isoformat()} is in the future.")
+    if (
+        not isinstance(metric, str)
+        or len(metric) > METRIC_NAME_MAX_LENGTH
+        or not _METRIC_NAME.match(metric)
+    ):
+        errors.append(
+            f"Row {number}: bad metric name {metric!r} (lowercase letters, digits and "
+            f"underscores, at most {METRIC_NAME_MAX_LENGTH} characters)."
+        )
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append(f"Row {number}: value must be a whole number, got {value!r}.")
+    elif value < 0:
+        errors.append(f"Row {number}: value {value} is negative.")
+    elif value > _POSTGRES_INTEGER_MAX:
+        errors.append(f"Row {number}: value {value} is too large.")
+    if errors:
+        return None, errors
+    return (account_id, day, metric, value), []
+
+
+@transaction.atomic
+def usage_ingest(*, rows: Iterable[Mapping[str, object]]) -> int:
+    """Store a batch of daily usage numbers: {account_id, day, metric, value} per row.
+
+    All or nothing: every row is checked first, and any bad row (unknown account, negative
+    value, a day in the future, a bad metric name, the same account/day/metric twice in the
+    batch) raises one ValidationError naming the rows, counted from 1, and writes nothing.
+    Otherwise the rows are upserted on (account, day, metric), so sending a day again
+    replaces its values instead of adding to them. Returns the number of rows written.
+    """
+    today = timezone.localdate()
+    checked: list[tuple[int, datetime.date, str, int]] = []
+    numbers: list[int] = []
+    errors: list[tuple[int, str]] = []
+    account_id_of_row: dict[int, int] = {}  # every well-formed id, even on an otherwise bad row
+    for number, row in enumerate(rows, start=1):
+        parsed, row_errors = _usage_row(number, row, today)
+        errors.extend((number, message) for message in row_errors)
+        if parsed is not None:
+            checked.append(parsed)
+            numbers.append(number)
+        account_id = row.get("account_id") if isinstance(row, Mapping) else None
+        if isinstance(account_id, int) and not isinstance(account_id, bool):
+            account_id_of_row[number] = account_id
+
+    known = set(
+        Account.objects.filter(pk__in=set(account_id_of_row.values())).values_list("pk", flat=True)
+    )
+    for number, account_id in account_id_of_row.items():
+        if account_id not in known:
+            errors.append((number, f"Row {number}: unknown account id {account_id}."))
+    first_seen: dict[tuple[int, datetime.date, str], int] = {}
+    for number, (account_id, day, metric, _value) in zip(numbers, checked, strict=True):
+        key = (account_id, day, metric)
+        if key in first_seen:
+            # Postgres cannot upsert one key twice in a statement, and which value should
+            # win is the sender's call, not ours.
+            errors.append(
+                (
+                    number,
+                    f"Row {number}: repeats row {first_seen[key]} "
+                    f"(account {account_id}, {day.isoformat()}, {metric}).",
+                )
+            )
+        else:
+            first_seen[key] = number
+
+    if errors:
+        errors.sort(key=lambda error: error[0])  # stable: a row's own errors keep their order
+        shown = [message for _number, message in errors[:USAGE_ERRORS_SHOWN]]
+        if len(errors) > len(shown):
+            shown.append(f"… and {len(errors) - len(shown)} more errors.")
+        raise ValidationError(shown)
+    if not checked:
+        return 0
+
+    UsageDaily.objects.bulk_create(
+        [
+            UsageDaily(account_id=account_id, day=day, metric=metric, value=value)
+            for account_id, day, metric, value in checked
+        ],
+        batch_size=USAGE_BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=["account", "day", "metric"],
+        update_fields=["value"],
+    )
+    return len(checked)
