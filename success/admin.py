@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from .models import LifecycleChange, RevenueEvent, Subscription, UsageDaily
+from .models import (
+    LifecycleChange,
+    PlanMilestone,
+    PlanObjective,
+    PlanTemplate,
+    PlanTemplateMilestone,
+    RevenueEvent,
+    Subscription,
+    SuccessPlan,
+    Touchpoint,
+    UsageDaily,
+)
 
 
 @admin.register(Subscription)
@@ -55,3 +66,60 @@ class UsageDailyAdmin(admin.ModelAdmin):
     list_select_related = ["account"]
     date_hierarchy = "day"
     show_full_result_count = False  # one row per account, day and metric grows fast
+
+
+class PlanTemplateMilestoneInline(admin.TabularInline):
+    model = PlanTemplateMilestone
+    extra = 0
+    fields = ["position", "title", "day_offset"]
+
+
+@admin.register(PlanTemplate)
+class PlanTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "lifecycle_stage"]
+    list_filter = ["lifecycle_stage"]
+    search_fields = ["name", "description"]
+    inlines = [PlanTemplateMilestoneInline]
+
+
+class PlanObjectiveInline(admin.StackedInline):
+    model = PlanObjective
+    extra = 0
+    fields = ["what", "why", "success_measure", "target_date"]
+
+
+class PlanMilestoneInline(admin.TabularInline):
+    model = PlanMilestone
+    extra = 0
+    fields = ["position", "title", "owner", "due_date", "status", "done_at", "completed_by"]
+    autocomplete_fields = ["owner"]
+    readonly_fields = ["completed_by"]
+
+
+@admin.register(SuccessPlan)
+class SuccessPlanAdmin(admin.ModelAdmin):
+    """Start plans from a template with success.services.plan_apply_template; edit them here."""
+
+    list_display = ["title", "account", "status", "start_date", "template", "created_by"]
+    list_filter = ["status", "template"]
+    search_fields = ["title", "account__name"]
+    autocomplete_fields = ["account"]
+    list_select_related = ["account", "template", "created_by"]
+    readonly_fields = ["created_by", "created_at"]
+    date_hierarchy = "start_date"
+    inlines = [PlanObjectiveInline, PlanMilestoneInline]
+
+
+@admin.register(Touchpoint)
+class TouchpointAdmin(admin.ModelAdmin):
+    """Log touchpoints through success.services.touchpoint_log so participants and dates
+    are checked; look them up here."""
+
+    list_display = ["happened_at", "account", "kind", "logged_by"]
+    list_filter = ["kind", "happened_at"]
+    search_fields = ["account__name", "summary", "next_steps"]
+    autocomplete_fields = ["account"]
+    raw_id_fields = ["participants"]
+    list_select_related = ["account", "logged_by"]
+    readonly_fields = ["logged_by", "created_at"]
+    date_hierarchy = "happened_at"

@@ -28,3 +28,31 @@ class UsageMetric(models.TextChoices):
 
     ACTIVE_USERS = "active_users", "Active users"
     SEATS = "seats", "Seats"
+
+
+class PlanStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class MilestoneStatus(models.TextChoices):
+    TODO = "todo", "To do"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped"
+
+
+class TouchpointKind(models.TextChoices):
+    CALL = "call", "Call"
+    MEETING = "meeting", "Meeting"
+    QBR = "qbr", "QBR"
+    EMAIL = "email", "Email"
+    CHECK_IN = "check_in", "Check-in"
+
+
+class PlanProgressStatus(models.TextChoices):
+    """Computed by success.plans.plan_progress, never stored."""
+
+    ON_TRACK = "on_track", "On track"
+    AT_RISK = "at_risk", "At risk"
+    OFF_TRACK = "off_track", "Off track"

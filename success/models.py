@@ -5,9 +5,17 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.choices import LifecycleStage
-from accounts.models import Account
+from accounts.models import Account, Contact
 
-from .choices import REVENUE_GAINS, REVENUE_LOSSES, RevenueEventKind, SubscriptionStatus
+from .choices import (
+    REVENUE_GAINS,
+    REVENUE_LOSSES,
+    MilestoneStatus,
+    PlanStatus,
+    RevenueEventKind,
+    SubscriptionStatus,
+    TouchpointKind,
+)
 
 # Usage metric names: lowercase snake_case, starting with a letter ("active_users", "reports").
 METRIC_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -200,3 +208,171 @@ class UsageDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} · {self.day} · {self.metric}={self.value}"
+
+
+class PlanTemplate(models.Model):
+    """A reusable success plan for one lifecycle stage (onboarding, adoption, renewal):
+    its milestones become a plan's milestones, dated from the plan's start."""
+
+    name = models.CharField(max_length=100, unique=True)
+    lifecycle_stage = models.CharField(max_length=20, choices=LifecycleStage.choices)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["lifecycle_stage", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PlanTemplateMilestone(models.Model):
+    """One step of a plan template, due `day_offset` days after the plan starts."""
+
+    template = models.ForeignKey(PlanTemplate, on_delete=models.CASCADE, related_name="milestones")
+    title = models.CharField(max_length=200)
+    day_offset = models.PositiveIntegerField(help_text="Days after the plan's start date.")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["template", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(day_offset__gte=0),
+                name="plan_template_milestone_offset_not_negative",
+                violation_error_message="The day offset cannot be negative.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} · {self.title} (+{self.day_offset}d)"
+
+
+class SuccessPlan(models.Model):
+    """A customer account's plan with its CSM: what they want to achieve (objectives) and
+    the dated steps to get there (milestones)."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="success_plans", db_index=False
+    )
+    title = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=PlanStatus.choices, default=PlanStatus.ACTIVE)
+    start_date = models.DateField()
+    template = models.ForeignKey(
+        PlanTemplate,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="plans",
+        help_text="The template it was made from, if any.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["account", "-start_date", "-id"]
+        indexes = [
+            models.Index(fields=["account", "status"], name="success_plan_account_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.title}"
+
+
+class PlanObjective(models.Model):
+    """One outcome a success plan aims at: what, why it matters, and how we will know."""
+
+    plan = models.ForeignKey(SuccessPlan, on_delete=models.CASCADE, related_name="objectives")
+    what = models.CharField(max_length=300)
+    why = models.TextField(blank=True)
+    success_measure = models.CharField(max_length=300, blank=True)
+    target_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["plan", "target_date", "id"]
+
+    def __str__(self) -> str:
+        return self.what
+
+
+class PlanMilestone(models.Model):
+    """One dated step of a success plan, done or skipped by its owner."""
+
+    plan = models.ForeignKey(SuccessPlan, on_delete=models.CASCADE, related_name="milestones")
+    title = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="plan_milestones",
+    )
+    due_date = models.DateField()
+    status = models.CharField(
+        max_length=20, choices=MilestoneStatus.choices, default=MilestoneStatus.TODO
+    )
+    done_at = models.DateField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["plan", "position", "due_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(status=MilestoneStatus.DONE, done_at__isnull=False)
+                    | (~Q(status=MilestoneStatus.DONE) & Q(done_at__isnull=True))
+                ),
+                name="plan_milestone_done_at_iff_done",
+                violation_error_message="A done milestone needs a done date; only it has one.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "status", "due_date"], name="plan_milestone_owner_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} · {self.title}"
+
+
+class Touchpoint(models.Model):
+    """One contact between our team and a customer account: a call, meeting, QBR, email or
+    check-in, with who took part and what comes next."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="touchpoints", db_index=False
+    )
+    kind = models.CharField(max_length=20, choices=TouchpointKind.choices)
+    happened_at = models.DateTimeField()
+    participants = models.ManyToManyField(Contact, blank=True, related_name="touchpoints")
+    summary = models.TextField()
+    next_steps = models.TextField(blank=True)
+    logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-happened_at", "-id"]
+        indexes = [
+            # The last touchpoint of each account (check-in cadence).
+            models.Index(fields=["account", "-happened_at"], name="touchpoint_account_happened"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.get_kind_display()} {self.happened_at:%Y-%m-%d}"

@@ -1,4 +1,5 @@
-"""Every write to the success data: revenue events, lifecycle history, product usage."""
+"""Every write to the success data: revenue events, lifecycle history, product usage,
+success plans and touchpoints."""
 
 import datetime
 import re
@@ -10,17 +11,29 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.choices import LifecycleStage
-from accounts.models import Account, User
+from accounts.models import Account, Contact, User
 
-from .choices import REVENUE_GAINS, REVENUE_LOSSES, RevenueEventKind
+from .choices import (
+    REVENUE_GAINS,
+    REVENUE_LOSSES,
+    MilestoneStatus,
+    PlanStatus,
+    RevenueEventKind,
+    TouchpointKind,
+)
 from .models import (
     METRIC_NAME_MAX_LENGTH,
     METRIC_NAME_PATTERN,
     LifecycleChange,
+    PlanMilestone,
+    PlanTemplate,
     RevenueEvent,
     Subscription,
+    SuccessPlan,
+    Touchpoint,
     UsageDaily,
 )
+from .plans import milestone_due_date
 
 # A usage batch lists at most this many row errors; the rest are counted.
 USAGE_ERRORS_SHOWN = 20
@@ -233,3 +246,119 @@ def usage_ingest(*, rows: Iterable[Mapping[str, object]]) -> int:
         update_fields=["value"],
     )
     return len(checked)
+
+
+@transaction.atomic
+def plan_apply_template(
+    *,
+    account: Account,
+    template: PlanTemplate,
+    start_date: datetime.date,
+    acting_user: User | None,
+    owner: User | None = None,
+) -> SuccessPlan:
+    """Start a success plan for an account from a template: one milestone per template
+    milestone, due `day_offset` days after `start_date`, owned by `owner` (or nobody)."""
+    plan = SuccessPlan.objects.create(
+        account=account,
+        title=template.name,
+        status=PlanStatus.ACTIVE,
+        start_date=start_date,
+        template=template,
+        created_by=acting_user,
+    )
+    PlanMilestone.objects.bulk_create(
+        PlanMilestone(
+            plan=plan,
+            title=step.title,
+            owner=owner,
+            due_date=milestone_due_date(start_date, step.day_offset),
+            position=step.position,
+        )
+        for step in template.milestones.order_by("position", "id")
+    )
+    return plan
+
+
+@transaction.atomic
+def milestone_complete(
+    *, milestone: PlanMilestone, acting_user: User | None, on: datetime.date | None = None
+) -> PlanMilestone:
+    """Mark a milestone done on `on` (default: today).
+
+    Completing a milestone already done changes nothing (safe to call twice). A skipped
+    milestone, a date in the future, or a plan no longer active is refused.
+    """
+    today = timezone.localdate()
+    on = today if on is None else on
+    if on > today:
+        raise ValidationError({"on": f"A milestone cannot be done in the future ({on})."})
+    plan_status = SuccessPlan.objects.values_list("status", flat=True).get(pk=milestone.plan_id)
+    if plan_status != PlanStatus.ACTIVE:
+        raise ValidationError(
+            f"The plan is {PlanStatus(plan_status).label.lower()}: its milestones are closed."
+        )
+    changed = PlanMilestone.objects.filter(pk=milestone.pk, status=MilestoneStatus.TODO).update(
+        status=MilestoneStatus.DONE, done_at=on, completed_by=acting_user
+    )
+    milestone.refresh_from_db(fields=["status", "done_at", "completed_by"])
+    if not changed and milestone.status == MilestoneStatus.SKIPPED:
+        raise ValidationError("This milestone was skipped; it cannot be completed.")
+    return milestone
+
+
+@transaction.atomic
+def touchpoint_log(
+    *,
+    account: Account,
+    kind: str,
+    happened_at: datetime.datetime,
+    summary: str,
+    next_steps: str = "",
+    participants: Iterable[Contact] = (),
+    acting_user: User | None,
+) -> Touchpoint:
+    """Record a call, meeting, QBR, email or check-in with a customer account.
+
+    Refused: an unknown kind, an empty summary, a naive or future `happened_at`, and a
+    participant who is not a contact of this account.
+    """
+    errors: dict[str, list[str]] = {}
+    if kind not in TouchpointKind.values:
+        errors.setdefault("kind", []).append(f"Unknown touchpoint kind {kind!r}.")
+    summary = summary.strip()
+    if not summary:
+        errors.setdefault("summary", []).append("Say in a line what was discussed.")
+    if timezone.is_naive(happened_at):
+        errors.setdefault("happened_at", []).append("Give the time with its time zone.")
+    elif happened_at > timezone.now():
+        errors.setdefault("happened_at", []).append(
+            f"A touchpoint cannot be logged in the future ({happened_at:%Y-%m-%d %H:%M %Z})."
+        )
+    participants = list(participants)
+    # Read from the database, not the instances: a contact may have moved account since.
+    own = set(
+        Contact.objects.filter(pk__in=[c.pk for c in participants], account=account).values_list(
+            "pk", flat=True
+        )
+    )
+    strangers = [contact for contact in participants if contact.pk not in own]
+    if strangers:
+        names = ", ".join(sorted(str(contact) for contact in strangers))
+        errors.setdefault("participants", []).append(
+            f"Not contacts of {account}: {names}. Only the account's own people can take part."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+    touchpoint = Touchpoint.objects.create(
+        account=account,
+        kind=kind,
+        happened_at=happened_at,
+        summary=summary,
+        next_steps=next_steps.strip(),
+        logged_by=acting_user,
+    )
+    if participants:
+        touchpoint.participants.set(participants)
+    return touchpoint
