@@ -3,8 +3,10 @@
 import datetime
 
 from django.db.models import (
+    BooleanField,
     Case,
     DateTimeField,
+    ExpressionWrapper,
     F,
     OuterRef,
     Prefetch,
@@ -19,10 +21,15 @@ from django.utils import timezone
 from accounts.choices import LifecycleStage, Role
 from accounts.models import Account, User
 
+from .choices import MilestoneStatus, PlanStatus
 from .models import PlanMilestone, SuccessPlan, Touchpoint
 from .plans import CHECK_IN_CADENCE_DAYS, DEFAULT_CHECK_IN_CADENCE_DAYS, check_in_overdue_before
 
 PORTFOLIO_LIMIT = 500
+# Rows each home-page panel shows; the rest are counted as "more".
+PANEL_LIMIT = 50
+TASKS_AHEAD_DAYS = 6  # today through today + 6: this week
+RENEWAL_WINDOWS_DAYS = (30, 60, 90)
 
 
 def portfolio(*, viewer: User) -> QuerySet[Account]:
@@ -81,3 +88,50 @@ def account_success_plans(*, account: Account) -> QuerySet[SuccessPlan]:
 
 def _milestones() -> QuerySet[PlanMilestone]:
     return PlanMilestone.objects.select_related("owner").order_by("position", "due_date", "id")
+
+
+def milestones_due_this_week(*, csm: User, today: datetime.date) -> QuerySet[PlanMilestone]:
+    """Open milestones of active plans that the CSM owns or that sit on the CSM's accounts,
+    due by today + TASKS_AHEAD_DAYS, overdue ones included: oldest due date first.
+
+    Each milestone carries `is_overdue` (due before today), its plan, account and owner
+    loaded. One query, however many milestones.
+    """
+    return (
+        PlanMilestone.objects.filter(
+            Q(owner=csm) | Q(plan__account__csm=csm),
+            status=MilestoneStatus.TODO,
+            plan__status=PlanStatus.ACTIVE,
+            due_date__lte=today + datetime.timedelta(days=TASKS_AHEAD_DAYS),
+        )
+        .annotate(is_overdue=ExpressionWrapper(Q(due_date__lt=today), output_field=BooleanField()))
+        .select_related("plan__account", "owner")
+        .order_by("due_date", "plan__account__name", "position", "id")
+    )
+
+
+def renewals_due(*, csm: User, today: datetime.date) -> QuerySet[Account]:
+    """The CSM's accounts renewing from today through today + 90 days, soonest first;
+    churned accounts are left out.
+
+    Each account carries `renewal_window`: 30, 60 or 90, the first of RENEWAL_WINDOWS_DAYS
+    its renewal date falls within. One query, however many accounts.
+    """
+    *nearer, furthest = RENEWAL_WINDOWS_DAYS
+    window = Case(
+        *(
+            When(renewal_date__lte=today + datetime.timedelta(days=days), then=Value(days))
+            for days in nearer
+        ),
+        default=Value(furthest),
+    )
+    return (
+        Account.objects.filter(
+            csm=csm,
+            renewal_date__gte=today,
+            renewal_date__lte=today + datetime.timedelta(days=furthest),
+        )
+        .exclude(lifecycle_stage=LifecycleStage.CHURNED)
+        .annotate(renewal_window=window)
+        .order_by("renewal_date", "name")
+    )
