@@ -115,3 +115,14 @@ def test_seed_demo_sets_up_sla_policies_and_the_clocks_of_open_tickets():
     # Moments already past were recorded as they came; later ones wait for the job.
     assert SlaAlert.objects.filter(recorded_at__isnull=False).exists()
     assert not SlaAlert.objects.filter(recorded_at__isnull=True, at__lt=started).exists()
+
+
+def test_seed_demo_sets_up_the_plan_templates():
+    from success.models import PlanTemplate
+
+    _seed(accounts=3, tickets=10, seed=7)
+    assert set(PlanTemplate.objects.values_list("name", flat=True)) >= {
+        "Onboarding",
+        "Adoption",
+        "Renewal",
+    }
