@@ -117,10 +117,15 @@ def test_seed_demo_sets_up_sla_policies_and_the_clocks_of_open_tickets():
     assert not SlaAlert.objects.filter(recorded_at__isnull=True, at__lt=started).exists()
 
 
-def test_seed_demo_sets_up_the_plan_templates():
-    from success.models import PlanTemplate
+def test_seed_demo_sets_up_plan_templates_plans_and_touchpoints():
+    from success.models import PlanMilestone, PlanTemplate, SuccessPlan, Touchpoint
 
-    _seed(accounts=3, tickets=10, seed=7)
+    _seed(accounts=30, tickets=10, seed=7)
+    assert SuccessPlan.objects.exists()
+    assert PlanMilestone.objects.filter(status="done").exists()
+    assert PlanMilestone.objects.filter(status="todo").exists()
+    assert Touchpoint.objects.filter(participants__isnull=False).exists()
+    assert not SuccessPlan.objects.filter(account__lifecycle_stage="churned").exists()
     assert set(PlanTemplate.objects.values_list("name", flat=True)) >= {
         "Onboarding",
         "Adoption",

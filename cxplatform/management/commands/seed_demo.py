@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from accounts.models import Account
 from accounts.seed import demo_logins, seed_crm
-from success.seed import seed_plan_templates
+from success.seed import seed_plan_templates, seed_success
 from support.models import UNSOLVED_Q, Ticket
 from support.seed import seed_sla_clocks, seed_sla_policies, seed_support
 
@@ -118,6 +118,7 @@ class Command(BaseCommand):
             bar.close()
             seed_sla_policies()
             seed_plan_templates()
+            seed_success(world, seed=seed)
             open_tickets = Ticket.objects.filter(UNSOLVED_Q).count()
             bar = tqdm(total=open_tickets, desc="SLA clocks", unit=" tickets", disable=not show)
             counts |= seed_sla_clocks(progress=lambda _label, n: bar.update(n))
