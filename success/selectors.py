@@ -19,10 +19,10 @@ from django.db.models import (
 from django.utils import timezone
 
 from accounts.choices import LifecycleStage, Role
-from accounts.models import Account, User
+from accounts.models import Account, Contact, User
 
 from .choices import MilestoneStatus, PlanStatus
-from .models import PlanMilestone, SuccessPlan, Touchpoint
+from .models import PlanMilestone, RevenueEvent, Subscription, SuccessPlan, Touchpoint
 from .plans import CHECK_IN_CADENCE_DAYS, DEFAULT_CHECK_IN_CADENCE_DAYS, check_in_overdue_before
 
 PORTFOLIO_LIMIT = 500
@@ -30,6 +30,8 @@ PORTFOLIO_LIMIT = 500
 PANEL_LIMIT = 50
 TASKS_AHEAD_DAYS = 6  # today through today + 6: this week
 RENEWAL_WINDOWS_DAYS = (30, 60, 90)
+# Rows of each history section on the account page (touchpoints, revenue events).
+ACCOUNT_RECENT_LIMIT = 10
 
 
 def portfolio(*, viewer: User) -> QuerySet[Account]:
@@ -135,3 +137,33 @@ def renewals_due(*, csm: User, today: datetime.date) -> QuerySet[Account]:
         .annotate(renewal_window=window)
         .order_by("renewal_date", "name")
     )
+
+
+def account_recent_touchpoints(*, account: Account) -> QuerySet[Touchpoint]:
+    """An account's touchpoints, most recent first, with who logged them and their
+    participants loaded: two queries, however many are taken (slice before iterating)."""
+    return (
+        Touchpoint.objects.filter(account=account)
+        .select_related("logged_by")
+        .prefetch_related(Prefetch("participants", queryset=Contact.objects.order_by("name")))
+        .order_by("-happened_at", "-id")
+    )
+
+
+def account_subscriptions(*, account: Account) -> QuerySet[Subscription]:
+    """An account's subscriptions, latest start first: one query."""
+    return Subscription.objects.filter(account=account).order_by("-start_date", "-id")
+
+
+def account_revenue_events(*, account: Account) -> QuerySet[RevenueEvent]:
+    """An account's MRR changes, latest first, with their subscription loaded: one query."""
+    return (
+        RevenueEvent.objects.filter(account=account)
+        .select_related("subscription")
+        .order_by("-date", "-id")
+    )
+
+
+def account_contacts(*, account: Account) -> QuerySet[Contact]:
+    """The people at an account, account admins first, then by name: one query."""
+    return Contact.objects.filter(account=account).order_by("-is_account_admin", "name", "id")
