@@ -1,6 +1,8 @@
 from django.contrib import admin
 
 from .models import (
+    HealthOverride,
+    HealthSnapshot,
     LifecycleChange,
     PlanMilestone,
     PlanObjective,
@@ -123,3 +125,38 @@ class TouchpointAdmin(admin.ModelAdmin):
     list_select_related = ["account", "logged_by"]
     readonly_fields = ["logged_by", "created_at"]
     date_hierarchy = "happened_at"
+
+
+@admin.register(HealthSnapshot)
+class HealthSnapshotAdmin(admin.ModelAdmin):
+    """Read-only: written by success.services.health_snapshot_store, one row per account
+    and day."""
+
+    list_display = ["day", "account", "score", "band", "created_at"]
+    list_filter = ["band", "day", ("account", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["account__name"]
+    list_select_related = ["account"]
+    date_hierarchy = "day"
+    show_full_result_count = False  # one row per account and day grows fast
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(HealthOverride)
+class HealthOverrideAdmin(admin.ModelAdmin):
+    """Set and clear overrides with success.services.health_override_set / _clear so the
+    account's band follows; look up their history here."""
+
+    list_display = ["account", "band", "expires_on", "set_by", "created_at", "cleared_at"]
+    list_filter = ["band", ("cleared_at", admin.EmptyFieldListFilter), "expires_on"]
+    search_fields = ["account__name", "reason"]
+    list_select_related = ["account", "set_by"]
+    readonly_fields = ["set_by", "created_at", "cleared_at", "cleared_by"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -1,10 +1,12 @@
+import datetime
+
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.choices import LifecycleStage
+from accounts.choices import HealthBand, LifecycleStage
 from accounts.models import Account, Contact
 
 from .choices import (
@@ -376,3 +378,97 @@ class Touchpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} · {self.get_kind_display()} {self.happened_at:%Y-%m-%d}"
+
+
+class HealthSnapshot(models.Model):
+    """An account's health on one day: one row per account per day, keeping every
+    component's input, score and weight so the page can explain why a score moved.
+
+    Written only by success.services.health_snapshot_store; storing a day again replaces it.
+    ``components`` is a list of dicts, one per component: key, label, raw (the input as a
+    JSON-friendly dict, or null when nothing was gathered), score (null: no data), weight,
+    effective_weight and contribution (null: no data)."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="health_snapshots", db_index=False
+    )
+    day = models.DateField()
+    score = models.DecimalField(
+        max_digits=5, decimal_places=1, null=True, blank=True, help_text="Empty: not enough data."
+    )
+    band = models.CharField(max_length=10, choices=HealthBand.choices, blank=True)
+    components = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["account", "-day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "day"], name="health_snapshot_one_per_account_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(band__in=["", *HealthBand.values]),
+                name="health_snapshot_band_known",
+                violation_error_message="Unknown health band.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-day"], name="health_snapshot_account_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.day} · {self.score} {self.band}".rstrip()
+
+
+class HealthOverride(models.Model):
+    """A person's call on an account's health band, over the computed one, until it expires
+    (through ``expires_on``) or is cleared. Rows are kept after clearing as the history of
+    who overrode what and why; at most one per account is active (not cleared)."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="health_overrides", db_index=False
+    )
+    band = models.CharField(max_length=10, choices=HealthBand.choices)
+    reason = models.TextField()
+    expires_on = models.DateField(help_text="The override applies through this day.")
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["account", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(cleared_at__isnull=True),
+                name="health_override_one_active_per_account",
+                violation_error_message="This account already has an active health override.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason__regex=r"^\s*$"),
+                name="health_override_reason_not_empty",
+                violation_error_message="Say why the band is overridden.",
+            ),
+            models.CheckConstraint(
+                condition=Q(band__in=HealthBand.values),
+                name="health_override_band_known",
+                violation_error_message="Unknown health band.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="health_override_account_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.band} until {self.expires_on}"
+
+    def is_in_force(self, on: datetime.date) -> bool:
+        """Active (not cleared) and not expired on ``on``."""
+        return self.cleared_at is None and self.expires_on >= on

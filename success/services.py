@@ -1,7 +1,9 @@
 """Every write to the success data: revenue events, lifecycle history, product usage,
 success plans and touchpoints."""
 
+import dataclasses
 import datetime
+import enum
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -10,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.choices import LifecycleStage
+from accounts.choices import HealthBand, LifecycleStage
 from accounts.models import Account, Contact, User
 
 from .choices import (
@@ -21,9 +23,12 @@ from .choices import (
     RevenueEventKind,
     TouchpointKind,
 )
+from .health import HealthResult
 from .models import (
     METRIC_NAME_MAX_LENGTH,
     METRIC_NAME_PATTERN,
+    HealthOverride,
+    HealthSnapshot,
     LifecycleChange,
     PlanMilestone,
     PlanTemplate,
@@ -362,3 +367,145 @@ def touchpoint_log(
     if participants:
         touchpoint.participants.set(participants)
     return touchpoint
+
+
+def _json_friendly(value: object) -> object:
+    """Dataclasses to dicts, tuples to lists, dates and decimals to ISO/str strings, enums
+    to their values, so a component's raw input is stored exactly and readably."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _json_friendly(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return _json_friendly(value.value)
+    if isinstance(value, Mapping):
+        return {str(key): _json_friendly(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_friendly(item) for item in value]
+    if isinstance(value, datetime.date):  # datetimes too
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def health_components_json(result: HealthResult) -> list[dict[str, object]]:
+    """The per-component rows of a health result as stored in HealthSnapshot.components."""
+    return [
+        {
+            "key": row.key,
+            "label": row.label,
+            "raw": _json_friendly(row.raw),
+            "score": row.score,
+            "weight": row.weight,
+            "effective_weight": row.effective_weight,
+            "contribution": row.contribution,
+        }
+        for row in result.components
+    ]
+
+
+def _health_override_in_force(account: Account, on: datetime.date) -> HealthOverride | None:
+    return HealthOverride.objects.filter(
+        account=account, cleared_at__isnull=True, expires_on__gte=on
+    ).first()
+
+
+@transaction.atomic
+def health_snapshot_store(
+    *, account: Account, day: datetime.date, result: HealthResult
+) -> HealthSnapshot:
+    """Store an account's health for `day` and copy it onto the account.
+
+    Upserts on (account, day): storing the same day again replaces the row, so a re-run is
+    safe. The account's score and updated time always follow; its band does too, unless a
+    health override is in force today (active and not expired), in which case the band stays
+    the override's. A result without data stores an empty score and band.
+    """
+    # Lock the account so a concurrent override set/clear sees this snapshot, or waits.
+    Account.objects.select_for_update().filter(pk=account.pk).first()
+    score = None if result.score is None else Decimal(str(result.score)).quantize(Decimal("0.1"))
+    band = "" if result.band is None else str(result.band)
+    snapshot, _created = HealthSnapshot.objects.update_or_create(
+        account=account,
+        day=day,
+        defaults={"score": score, "band": band, "components": health_components_json(result)},
+    )
+    override = _health_override_in_force(account, timezone.localdate())
+    now = timezone.now()
+    fields = {
+        "health_score": score,
+        "health_band": band if override is None else override.band,
+        "health_updated_at": now,
+    }
+    Account.objects.filter(pk=account.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(account, name, value)
+    return snapshot
+
+
+@transaction.atomic
+def health_override_set(
+    *,
+    account: Account,
+    band: str,
+    reason: str,
+    expires_on: datetime.date,
+    acting_user: User,
+) -> HealthOverride:
+    """Override an account's health band until `expires_on` (inclusive), saying why.
+
+    Replaces any active override (it is cleared by `acting_user`) and sets the account's
+    band at once. Refused: an unknown band, an empty reason, an expiry in the past.
+    """
+    errors: dict[str, list[str]] = {}
+    if band not in HealthBand.values:
+        errors.setdefault("band", []).append(f"Unknown health band {band!r}.")
+    reason = reason.strip()
+    if not reason:
+        errors.setdefault("reason", []).append("Say why the band is overridden.")
+    today = timezone.localdate()
+    if expires_on < today:
+        errors.setdefault("expires_on", []).append(
+            f"The override cannot expire in the past ({expires_on.isoformat()})."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+    Account.objects.select_for_update().filter(pk=account.pk).first()
+    now = timezone.now()
+    HealthOverride.objects.filter(account=account, cleared_at__isnull=True).update(
+        cleared_at=now, cleared_by=acting_user
+    )
+    override = HealthOverride.objects.create(
+        account=account,
+        band=band,
+        reason=reason,
+        expires_on=expires_on,
+        set_by=acting_user,
+        created_at=now,
+    )
+    Account.objects.filter(pk=account.pk).update(health_band=band)
+    account.health_band = band
+    return override
+
+
+@transaction.atomic
+def health_override_clear(*, account: Account, acting_user: User) -> HealthOverride | None:
+    """End an account's active health override and restore the band of its latest
+    snapshot (empty without one). Returns the cleared override, or None when there was
+    none (nothing changes, so calling twice is safe)."""
+    Account.objects.select_for_update().filter(pk=account.pk).first()
+    override = HealthOverride.objects.filter(account=account, cleared_at__isnull=True).first()
+    if override is None:
+        return None
+    override.cleared_at = timezone.now()
+    override.cleared_by = acting_user
+    override.save(update_fields=["cleared_at", "cleared_by"])
+    band = (
+        HealthSnapshot.objects.filter(account=account)
+        .order_by("-day")
+        .values_list("band", flat=True)
+        .first()
+    ) or ""
+    Account.objects.filter(pk=account.pk).update(health_band=band)
+    account.health_band = band
+    return override
