@@ -12,6 +12,7 @@ from accounts.models import Account
 
 from .choices import MilestoneStatus, TouchpointKind
 from .models import PlanMilestone, PlanTemplate, PlanTemplateMilestone, SuccessPlan, Touchpoint
+from .plans import milestone_due_date
 
 # name: (lifecycle stage, description, [(milestone title, day offset), ...])
 PLAN_TEMPLATES: dict[str, tuple[str, str, list[tuple[str, int]]]] = {
@@ -117,7 +118,7 @@ def seed_success(world, *, seed: int, today: date | None = None) -> dict[str, in
             )
             plan_milestones.append(
                 [
-                    (milestone, start + timedelta(days=milestone.day_offset))
+                    (milestone, milestone_due_date(start, milestone.day_offset))
                     for milestone in template.milestones.all()
                 ]
             )

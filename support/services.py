@@ -831,35 +831,30 @@ def ticket_sla_refresh(
         history = selectors.ticket_sla_history(ticket)
         clocks = sla.ticket_clocks(history, match.targets, match.calendar, now=now)
     values = sla_columns(match, clocks)
-    events = []
-    for column in _DUE_FIELDS.values():
-        old, new = getattr(ticket, column), values[column]
-        if old is not None and new is not None and old != new:
-            events.append(
-                TicketEvent(
-                    ticket=ticket,
-                    kind=EventKind.SLA,
-                    actor=acting_user,
-                    actor_label="" if acting_user else "SLA",
-                    field=column,
-                    old_value=old.isoformat(),
-                    new_value=new.isoformat(),
-                    created_at=now,
-                )
-            )
+    moves = [
+        (column, old.isoformat(), new.isoformat())
+        for column in _DUE_FIELDS.values()
+        if (old := getattr(ticket, column)) is not None
+        and (new := values[column]) is not None
+        and old != new
+    ]
     if ticket.sla_policy_id != values["sla_policy_id"]:
-        events.append(
-            TicketEvent(
-                ticket=ticket,
-                kind=EventKind.SLA,
-                actor=acting_user,
-                actor_label="" if acting_user else "SLA",
-                field="sla_policy",
-                old_value=str(ticket.sla_policy_id or ""),
-                new_value=str(values["sla_policy_id"] or ""),
-                created_at=now,
-            )
+        moves.append(
+            ("sla_policy", str(ticket.sla_policy_id or ""), str(values["sla_policy_id"] or ""))
         )
+    events = [
+        TicketEvent(
+            ticket=ticket,
+            kind=EventKind.SLA,
+            actor=acting_user,
+            actor_label="" if acting_user else "SLA",
+            field=field_name,
+            old_value=old_value,
+            new_value=new_value,
+            created_at=now,
+        )
+        for field_name, old_value, new_value in moves
+    ]
     changed = {name: value for name, value in values.items() if getattr(ticket, name) != value}
     if changed:
         for name, value in changed.items():
