@@ -157,9 +157,15 @@ _STAGE_WEIGHTS = {
 
 @dataclass
 class SeededAccount:
+    """One demo account as the other apps' seeders see it. `story` is the relationship the
+    demo data tells, so that every app's rows agree: "healthy" (uses the product, few
+    complaints, happy surveys), "at_risk" (usage falling, SLA breaches, low ratings) or
+    "churned" (was at risk, then left)."""
+
     id: int
     tier: str
     stage: str
+    story: str = "healthy"
     contact_ids: list[int] = field(default_factory=list)
 
 
@@ -173,6 +179,19 @@ class CrmWorld:
     support_team_ids: list[int]
     onboarding_team_id: int
     success_team_id: int
+
+
+# Share of the accounts that have not churned whose demo story is "at_risk"; accounts up for
+# renewal are at risk a little more often, as they are in life.
+AT_RISK_SHARE = {LifecycleStage.RENEWAL: 0.3}
+AT_RISK_SHARE_OTHERS = 0.18
+
+
+def _story(rng: random.Random, stage: str) -> str:
+    if stage == LifecycleStage.CHURNED:
+        return "churned"
+    share = AT_RISK_SHARE.get(stage, AT_RISK_SHARE_OTHERS)
+    return "at_risk" if rng.random() < share else "healthy"
 
 
 def _pick(rng: random.Random, weights: dict) -> str:
@@ -194,6 +213,7 @@ def _staff(
 def seed_crm(*, accounts: int, seed: int, progress=None) -> CrmWorld:
     """Write teams, staff, `accounts` accounts and their contacts."""
     rng = random.Random(seed)
+    story_rng = random.Random(seed * 7_919 + 11)  # its own stream: the other draws stay put
     now = timezone.now()
     today = timezone.localdate()
     password = make_password(DEMO_PASSWORD)
@@ -291,7 +311,7 @@ def seed_crm(*, accounts: int, seed: int, progress=None) -> CrmWorld:
                 None,
             )
         )
-        seeded.append(SeededAccount(id=account_id, tier=tier, stage=stage))
+        seeded.append(SeededAccount(id=account_id, tier=tier, stage=stage, story=_story(story_rng, stage)))
     copy_rows(
         Account._meta.db_table,
         [
