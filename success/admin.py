@@ -1,9 +1,12 @@
 from django.contrib import admin
 
+from .health import DEFAULT_MODEL
 from .models import (
+    HealthModelSettings,
     HealthOverride,
     HealthSnapshot,
     LifecycleChange,
+    NpsResponse,
     PlanMilestone,
     PlanObjective,
     PlanTemplate,
@@ -160,3 +163,49 @@ class HealthOverrideAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+def _health_model_fieldsets() -> list[tuple[str, dict]]:
+    labels = {component.key: component.label for component in DEFAULT_MODEL.components}
+    fieldsets = [
+        (labels[key], {"fields": list(names.values())})
+        for key, names in HealthModelSettings.component_fields().items()
+    ]
+    fieldsets.append(
+        (
+            "Bands",
+            {
+                "fields": ["green_at", "yellow_at"],
+                "description": "Green at or above “green at”, yellow from “yellow at” up to "
+                "green, red below.",
+            },
+        )
+    )
+    return fieldsets
+
+
+@admin.register(HealthModelSettings)
+class HealthModelSettingsAdmin(admin.ModelAdmin):
+    """The one health model: changes apply from the next nightly health computation on;
+    stored snapshots keep the weights they were computed with."""
+
+    fieldsets = _health_model_fieldsets()
+    list_display = ["__str__", "green_at", "yellow_at", "updated_at"]
+    readonly_fields = ["updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return not HealthModelSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(NpsResponse)
+class NpsResponseAdmin(admin.ModelAdmin):
+    list_display = ["responded_at", "account", "contact", "score", "reason"]
+    list_filter = ["score", "responded_at"]
+    search_fields = ["account__name", "contact__name", "contact__email", "reason"]
+    autocomplete_fields = ["account", "contact"]
+    list_select_related = ["account", "contact"]
+    date_hierarchy = "responded_at"
+    show_full_result_count = False  # grows with every survey

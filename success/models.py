@@ -1,7 +1,10 @@
+import dataclasses
 import datetime
+import re
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -18,6 +21,7 @@ from .choices import (
     SubscriptionStatus,
     TouchpointKind,
 )
+from .health import DEFAULT_MODEL, HealthModel
 
 # Usage metric names: lowercase snake_case, starting with a letter ("active_users", "reports").
 METRIC_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -472,3 +476,272 @@ class HealthOverride(models.Model):
     def is_in_force(self, on: datetime.date) -> bool:
         """Active (not cleared) and not expired on ``on``."""
         return self.cleared_at is None and self.expires_on >= on
+
+
+# --- Health model settings -----------------------------------------------------------------
+
+_PERCENT = [MinValueValidator(0), MaxValueValidator(100)]
+_NOT_NEGATIVE = [MinValueValidator(0)]
+# "support_experience: per_sla_breach must be >= 0, got -1" -> the field it is about.
+_HEALTH_ERROR_FIELD = re.compile(r"^(?P<key>[a-z_]+): (?P<name>[a-z0-9_]+) ")
+
+
+def _default(component: str, name: str) -> object:
+    return getattr(getattr(DEFAULT_MODEL, component), name)
+
+
+class HealthModelSettings(models.Model):
+    """The health model in force, as an admin edits it: one row at most (without it the
+    defaults of success.health.DEFAULT_MODEL apply). Its fields mirror HealthModel's, named
+    ``<component>_<field>``; ``to_model()`` turns the row into the HealthModel used to score
+    accounts from the next computation on (stored snapshots keep the weights they used)."""
+
+    SINGLETON_ID = 1
+
+    product_usage_label = models.CharField(
+        "label", max_length=50, default=_default("product_usage", "label")
+    )
+    product_usage_weight = models.FloatField(
+        "weight", default=_default("product_usage", "weight"), validators=_NOT_NEGATIVE
+    )
+    product_usage_full_at_pct = models.FloatField(
+        "score 100 at utilisation (%)",
+        default=_default("product_usage", "full_at_pct"),
+        validators=_PERCENT,
+        help_text="Licence utilisation (active users over 30 days / seats) at or above which "
+        "the component scores 100.",
+    )
+    product_usage_zero_at_pct = models.FloatField(
+        "score 0 at utilisation (%)",
+        default=_default("product_usage", "zero_at_pct"),
+        validators=_PERCENT,
+        help_text="Utilisation at or below which it scores 0; linear in between.",
+    )
+
+    support_experience_label = models.CharField(
+        "label", max_length=50, default=_default("support_experience", "label")
+    )
+    support_experience_weight = models.FloatField(
+        "weight", default=_default("support_experience", "weight"), validators=_NOT_NEGATIVE
+    )
+    support_experience_per_sla_breach = models.FloatField(
+        "points off per SLA breach",
+        default=_default("support_experience", "per_sla_breach"),
+        validators=_NOT_NEGATIVE,
+    )
+    support_experience_per_urgent_ticket = models.FloatField(
+        "points off per urgent ticket",
+        default=_default("support_experience", "per_urgent_ticket"),
+        validators=_NOT_NEGATIVE,
+    )
+    support_experience_tickets_per_10_seats_allowed = models.FloatField(
+        "tickets per 10 seats allowed",
+        default=_default("support_experience", "tickets_per_10_seats_allowed"),
+        validators=_NOT_NEGATIVE,
+        help_text="Tickets per 10 seats (30 days) that cost nothing.",
+    )
+    support_experience_per_ticket_per_10_seats_above = models.FloatField(
+        "points off per ticket per 10 seats above that",
+        default=_default("support_experience", "per_ticket_per_10_seats_above"),
+        validators=_NOT_NEGATIVE,
+    )
+    support_experience_per_open_escalation = models.FloatField(
+        "points off per open escalation",
+        default=_default("support_experience", "per_open_escalation"),
+        validators=_NOT_NEGATIVE,
+    )
+
+    sentiment_label = models.CharField(
+        "label", max_length=50, default=_default("sentiment", "label")
+    )
+    sentiment_weight = models.FloatField(
+        "weight", default=_default("sentiment", "weight"), validators=_NOT_NEGATIVE
+    )
+    sentiment_nps_days = models.PositiveIntegerField(
+        "NPS window (days)",
+        default=_default("sentiment", "nps_days"),
+        validators=[MinValueValidator(1)],
+    )
+    sentiment_csat_days = models.PositiveIntegerField(
+        "CSAT window (days)",
+        default=_default("sentiment", "csat_days"),
+        validators=[MinValueValidator(1)],
+    )
+
+    engagement_label = models.CharField(
+        "label", max_length=50, default=_default("engagement", "label")
+    )
+    engagement_weight = models.FloatField(
+        "weight", default=_default("engagement", "weight"), validators=_NOT_NEGATIVE
+    )
+    engagement_full_within_cadences = models.FloatField(
+        "score 100 within (cadences)",
+        default=_default("engagement", "full_within_cadences"),
+        validators=_NOT_NEGATIVE,
+        help_text="Days since the last touchpoint, in multiples of the tier's check-in "
+        "cadence, up to which the component scores 100.",
+    )
+    engagement_zero_at_cadences = models.FloatField(
+        "score 0 at (cadences)",
+        default=_default("engagement", "zero_at_cadences"),
+        validators=_NOT_NEGATIVE,
+        help_text="Multiples of the cadence at or beyond which it scores 0; linear in between.",
+    )
+
+    plan_progress_label = models.CharField(
+        "label", max_length=50, default=_default("plan_progress", "label")
+    )
+    plan_progress_weight = models.FloatField(
+        "weight", default=_default("plan_progress", "weight"), validators=_NOT_NEGATIVE
+    )
+
+    green_at = models.FloatField(
+        "green at",
+        default=DEFAULT_MODEL.green_at,
+        validators=_PERCENT,
+        help_text="A score at or above this is green.",
+    )
+    yellow_at = models.FloatField(
+        "yellow at",
+        default=DEFAULT_MODEL.yellow_at,
+        validators=_PERCENT,
+        help_text="A score at or above this (and below green) is yellow; below it, red.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "health model"
+        verbose_name_plural = "health model"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(id=1),
+                name="health_model_settings_single_row",
+                violation_error_message="There is only one health model.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Health model"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = self.SINGLETON_ID
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def component_fields() -> dict[str, dict[str, str]]:
+        """{component key: {HealthModel field: this model's field}}, in display order."""
+        return {
+            component.key: {
+                item.name: f"{component.key}_{item.name}" for item in dataclasses.fields(component)
+            }
+            for component in DEFAULT_MODEL.components
+        }
+
+    def to_model(self) -> HealthModel:
+        """The HealthModel these settings describe; ValueError when they do not make one
+        (``clean()`` says which field is wrong)."""
+        components = {
+            key: type(getattr(DEFAULT_MODEL, key))(
+                **{name: getattr(self, field) for name, field in names.items()}
+            )
+            for key, names in self.component_fields().items()
+        }
+        return HealthModel(**components, green_at=self.green_at, yellow_at=self.yellow_at)
+
+    def clean(self) -> None:
+        fields = self.component_fields()
+        every_field = [field for names in fields.values() for field in names.values()]
+        for name in [*every_field, "green_at", "yellow_at"]:
+            value = getattr(self, name)
+            if value is None:
+                return  # clean_fields() already says "This field cannot be null."
+            try:
+                self._meta.get_field(name).run_validators(value)
+            except ValidationError:
+                return  # clean_fields() already says what is wrong with it
+        errors: dict[str, list[str]] = {}
+
+        weights = [names["weight"] for names in fields.values()]
+        if all(getattr(self, field) == 0 for field in weights):
+            for field in weights:
+                errors.setdefault(field, []).append(
+                    "At least one component needs a weight above 0, or no account can be scored."
+                )
+        if self.product_usage_zero_at_pct >= self.product_usage_full_at_pct:
+            errors.setdefault("product_usage_zero_at_pct", []).append(
+                f"Must be below the utilisation that scores 100 "
+                f"({self.product_usage_full_at_pct:g} %)."
+            )
+        if self.engagement_full_within_cadences >= self.engagement_zero_at_cadences:
+            errors.setdefault("engagement_zero_at_cadences", []).append(
+                f"Must be above the cadences that still score 100 "
+                f"({self.engagement_full_within_cadences:g})."
+            )
+        if self.yellow_at >= self.green_at:
+            errors.setdefault("yellow_at", []).append(
+                f"Must be below green at ({self.green_at:g}): yellow runs from here up to green."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+        try:
+            self.to_model()
+        except ValueError as error:  # a rule of success.health not checked above
+            message = str(error)
+            match = _HEALTH_ERROR_FIELD.match(message)
+            field = NON_FIELD_ERRORS
+            if match and f"{match['key']}_{match['name']}" in every_field:
+                field = f"{match['key']}_{match['name']}"
+                message = message[len(match["key"]) + 2 :]  # "label must be ...", on its field
+            raise ValidationError({field: [message[:1].upper() + message[1:] + "."]}) from None
+
+
+# --- Surveys ----------------------------------------------------------------------------------
+
+
+class NpsResponse(models.Model):
+    """One answer to the NPS survey ("How likely are you to recommend us?", 0-10) from a
+    person at a customer account, with their reason. Promoters answer 9-10, detractors 0-6.
+
+    Survey campaigns (which send asked for it) arrive with issue 6; until then a response
+    belongs to its account and, when known, its contact."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="nps_responses", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="nps_responses",
+        help_text="Empty when the person is unknown or was deleted.",
+    )
+    score = models.PositiveSmallIntegerField(validators=[MaxValueValidator(10)])
+    reason = models.TextField(blank=True)
+    responded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "NPS response"
+        ordering = ["-responded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=0, score__lte=10),
+                name="nps_response_score_0_to_10",
+                violation_error_message="An NPS score is a whole number from 0 to 10.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-responded_at"], name="nps_response_account_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} · NPS {self.score} on {self.responded_at:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        if (
+            self.contact_id is not None
+            and self.account_id is not None
+            and self.contact.account_id != self.account_id
+        ):
+            raise ValidationError({"contact": "This person is not at this account."})

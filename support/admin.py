@@ -7,6 +7,7 @@ from .models import (
     AgentStatus,
     Attachment,
     BusinessCalendar,
+    CsatResponse,
     Macro,
     Message,
     SavedView,
@@ -147,3 +148,22 @@ class SlaPolicyAdmin(_ReEvaluatesOpenTickets, admin.ModelAdmin):
     search_fields = ["name"]
     filter_horizontal = ["teams"]
     inlines = [SlaTargetInline]
+
+
+# --- Surveys ----------------------------------------------------------------------------
+
+
+@admin.register(CsatResponse)
+class CsatResponseAdmin(admin.ModelAdmin):
+    """Read-mostly: ratings come from customers (the survey links), not from staff. The admin
+    looks them up and may delete one (a test answer, a duplicate)."""
+
+    list_display = ["ticket", "rating", "ces", "account", "contact", "responded_at"]
+    list_filter = ["rating", "ces", "responded_at"]
+    search_fields = ["=ticket__id", "account__name", "contact__email", "comment"]
+    list_select_related = ["ticket", "account", "contact"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in CsatResponse._meta.fields if f.name != "id"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -187,6 +187,13 @@ class Ticket(models.Model):
             models.Index(fields=["-updated_at", "-id"], name="ticket_updated"),
             models.Index(fields=["-created_at", "-id"], name="ticket_created"),
             models.Index(fields=["account", "status"], name="ticket_account_status"),
+            # The account timeline's "opened" and "solved" branches, newest first (keyset).
+            models.Index(fields=["account", "-created_at", "-id"], name="ticket_account_created"),
+            models.Index(
+                fields=["account", "-solved_at", "-id"],
+                name="ticket_account_solved",
+                condition=Q(solved_at__isnull=False),
+            ),
             models.Index(fields=["requester", "-created_at"], name="ticket_requester_created"),
             models.Index(
                 fields=["solved_at"], name="ticket_solved_at", condition=Q(status="solved")
@@ -600,3 +607,71 @@ class SlaAlert(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.ticket_id} {self.metric} {self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- Surveys ----------------------------------------------------------------------------
+
+
+class CsatResponse(models.Model):
+    """A customer's answer to the satisfaction survey sent when one ticket was solved: a CSAT
+    rating (1-5), optionally a customer effort score (CES, 1-7) and a comment.
+
+    One per ticket: answering again replaces the rating (METRICS.md: the latest counts).
+    `account` is the ticket's account, copied when the answer arrives so that the account's
+    ratings are read without a join; it stays put if the ticket later moves.
+    """
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="csat_response")
+    account = models.ForeignKey(
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="csat_responses",
+        db_index=False,  # served by csat_account_responded below
+    )
+    contact = models.ForeignKey(
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="csat_responses",
+        help_text="Who answered.",
+    )
+    rating = models.PositiveSmallIntegerField(
+        "CSAT rating",
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="1 (very dissatisfied) to 5 (very satisfied).",
+    )
+    ces = models.PositiveSmallIntegerField(
+        "CES",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(7)],
+        help_text="Customer effort: 1 (very hard) to 7 (very easy); empty when not asked.",
+    )
+    comment = models.TextField(blank=True)
+    responded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "CSAT response"
+        ordering = ["-responded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__gte=1, rating__lte=5),
+                name="csat_response_rating_range",
+                violation_error_message="A CSAT rating is a whole number from 1 to 5.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ces__isnull=True) | Q(ces__gte=1, ces__lte=7),
+                name="csat_response_ces_range",
+                violation_error_message="A CES answer is a whole number from 1 to 7.",
+            ),
+        ]
+        indexes = [
+            # An account's latest ratings, its 90-day CSAT and its timeline.
+            models.Index(fields=["account", "-responded_at"], name="csat_account_responded"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} rated {self.rating}/5"

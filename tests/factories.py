@@ -93,3 +93,70 @@ class TeamAssignmentFactory(factory.django.DjangoModelFactory):
 
     team = factory.SubFactory(TeamFactory)
     auto_assign = True
+
+
+class CsatResponseFactory(factory.django.DjangoModelFactory):
+    """A CSAT answer to a solved ticket; account and contact follow the ticket."""
+
+    class Meta:
+        model = "support.CsatResponse"
+
+    ticket = factory.SubFactory(
+        TicketFactory, status="solved", solved_at=factory.LazyFunction(timezone.now)
+    )
+    account = factory.SelfAttribute("ticket.account")
+    contact = factory.SelfAttribute("ticket.requester")
+    rating = 5
+    responded_at = factory.LazyFunction(timezone.now)
+
+
+class NpsResponseFactory(factory.django.DjangoModelFactory):
+    """An NPS answer from a contact at the account."""
+
+    class Meta:
+        model = "success.NpsResponse"
+
+    account = factory.SubFactory(AccountFactory)
+    contact = factory.SubFactory(ContactFactory, account=factory.SelfAttribute("..account"))
+    score = 9
+    reason = ""
+    responded_at = factory.LazyFunction(timezone.now)
+
+
+class PlanTemplateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "success.PlanTemplate"
+
+    name = factory.Sequence(lambda n: f"Template {n}")
+    lifecycle_stage = "onboarding"
+
+
+class PlanTemplateMilestoneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "success.PlanTemplateMilestone"
+
+    template = factory.SubFactory(PlanTemplateFactory)
+    title = factory.Sequence(lambda n: f"Step {n}")
+    day_offset = 7
+    position = factory.Sequence(lambda n: n)
+
+
+class SuccessPlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "success.SuccessPlan"
+
+    account = factory.SubFactory(AccountFactory)
+    title = factory.Sequence(lambda n: f"Plan {n}")
+    status = "active"
+    start_date = factory.LazyFunction(timezone.localdate)
+
+
+class PlanMilestoneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "success.PlanMilestone"
+
+    plan = factory.SubFactory(SuccessPlanFactory)
+    title = factory.Sequence(lambda n: f"Milestone {n}")
+    due_date = factory.LazyFunction(timezone.localdate)
+    status = "todo"
+    done_at = factory.LazyAttribute(lambda m: timezone.localdate() if m.status == "done" else None)
