@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -680,8 +680,87 @@ def explain_change(
     return f"{head}: {'; '.join(parts)}"
 
 
+# --------------------------------------------------------------------------------------
+# Stored results (HealthSnapshot.components) back into results, to explain them later
+# --------------------------------------------------------------------------------------
+
+INPUT_TYPES: dict[str, type[_Inputs]] = {
+    "product_usage": ProductUsageInputs,
+    "support_experience": SupportExperienceInputs,
+    "sentiment": SentimentInputs,
+    "engagement": EngagementInputs,
+    "plan_progress": PlanProgressInputs,
+}
+
+
+def inputs_from_json(key: str, raw: object) -> _Inputs | None:
+    """A component's raw input rebuilt from its stored JSON dict (None when there is none,
+    or it no longer fits the current input type: its facts are then simply not shown).
+    Keys the input type does not know are ignored, so old snapshots stay readable."""
+    kind = INPUT_TYPES.get(key)
+    if kind is None or not isinstance(raw, dict):
+        return None
+    names = {item.name for item in fields(kind)}
+    values = {name: value for name, value in raw.items() if name in names}
+    if isinstance(values.get("evidence"), list):
+        values["evidence"] = tuple(values["evidence"])
+    try:
+        return kind(**values)
+    except (TypeError, ValueError):
+        return None
+
+
+def _optional_float(value: object) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def result_from_json(
+    score: float | str | None, band: str | None, components: object
+) -> HealthResult:
+    """A HealthResult rebuilt from a stored snapshot: its score, band ("" = none) and the
+    component rows as stored by success.services.health_components_json. Rows that are
+    not dicts with a key are skipped; a missing number reads as "no data"."""
+    rows = []
+    for item in components if isinstance(components, list) else ():
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            continue
+        key = item["key"]
+        rows.append(
+            ComponentResult(
+                key=key,
+                label=str(item.get("label") or key),
+                raw=inputs_from_json(key, item.get("raw")),
+                score=_optional_float(item.get("score")),
+                weight=_optional_float(item.get("weight")) or 0.0,
+                effective_weight=_optional_float(item.get("effective_weight")) or 0.0,
+                contribution=_optional_float(item.get("contribution")),
+            )
+        )
+    total = _optional_float(score)
+    return HealthResult(
+        score=total,
+        band=Band(band) if band in Band._value2member_map_ else None,
+        components=tuple(rows),
+    )
+
+
+def nps_from_counts(*, responses: int, promoters: int, detractors: int) -> float | None:
+    """NPS = 100 x (promoters - detractors) / responses, -100..100, unrounded; None without
+    responses. The same formula as metrics.formulas.nps, which success may not import."""
+    if responses <= 0:
+        return None
+    return 100.0 * (promoters - detractors) / responses
+
+
 __all__ = [
     "DEFAULT_MODEL",
+    "INPUT_TYPES",
     "SCORERS",
     "Band",
     "ComponentResult",
@@ -701,7 +780,10 @@ __all__ = [
     "band_for",
     "explain_change",
     "health_score",
+    "inputs_from_json",
     "linear_score",
+    "nps_from_counts",
+    "result_from_json",
     "score_engagement",
     "score_plan_progress",
     "score_product_usage",
