@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.choices import HealthBand, LifecycleStage
+from accounts.choices import STAFF_ROLES, HealthBand, LifecycleStage
 from accounts.models import Account, Contact, User
 
 from .choices import (
@@ -31,6 +31,7 @@ from .models import (
     HealthSnapshot,
     LifecycleChange,
     PlanMilestone,
+    PlanObjective,
     PlanTemplate,
     RevenueEvent,
     Subscription,
@@ -45,6 +46,12 @@ USAGE_ERRORS_SHOWN = 20
 USAGE_BATCH_SIZE = 1000
 _POSTGRES_INTEGER_MAX = 2_147_483_647
 _METRIC_NAME = re.compile(METRIC_NAME_PATTERN)
+# A health override is a judgement call for now, not a new normal: it lasts at most this long.
+HEALTH_OVERRIDE_MAX_DAYS = 90
+
+
+class StaleMilestone(Exception):
+    """Someone changed the milestone's status since the person acting last saw it."""
 
 
 @transaction.atomic
@@ -312,6 +319,123 @@ def milestone_complete(
     return milestone
 
 
+def _plan_open(plan: SuccessPlan) -> None:
+    """Refuse changes to a completed or cancelled plan (read from the database: the
+    instance may be stale)."""
+    status = SuccessPlan.objects.values_list("status", flat=True).get(pk=plan.pk)
+    if status != PlanStatus.ACTIVE:
+        raise ValidationError(
+            f"The plan is {PlanStatus(status).label.lower()}: it can no longer be changed."
+        )
+
+
+@transaction.atomic
+def objective_add(
+    *,
+    plan: SuccessPlan,
+    what: str,
+    why: str = "",
+    success_measure: str = "",
+    target_date: datetime.date | None = None,
+    acting_user: User | None,
+) -> PlanObjective:
+    """Add an outcome to an active success plan: what, why it matters, how we will know,
+    and by when. Refused: an empty `what`, a plan no longer active."""
+    what = what.strip()
+    if not what:
+        raise ValidationError({"what": "Say what the customer wants to achieve."})
+    _plan_open(plan)
+    objective = PlanObjective(
+        plan=plan,
+        what=what,
+        why=why.strip(),
+        success_measure=success_measure.strip(),
+        target_date=target_date,
+    )
+    objective.full_clean(exclude=["plan"], validate_constraints=False)
+    objective.save()
+    return objective
+
+
+@transaction.atomic
+def milestone_add(
+    *,
+    plan: SuccessPlan,
+    title: str,
+    due_date: datetime.date,
+    owner: User | None = None,
+    acting_user: User | None,
+) -> PlanMilestone:
+    """Add a dated step at the end of an active success plan, owned by a member of staff
+    (or nobody). Refused: an empty title, an owner who is not active staff, a plan no longer
+    active."""
+    title = title.strip()
+    if not title:
+        raise ValidationError({"title": "Give the milestone a title."})
+    if owner is not None and (not owner.is_active or owner.role not in STAFF_ROLES):
+        raise ValidationError({"owner": f"{owner} is not active staff; pick someone who is."})
+    _plan_open(plan)
+    # Lock the plan so two milestones added at once do not take the same position.
+    SuccessPlan.objects.select_for_update().filter(pk=plan.pk).first()
+    last = (
+        PlanMilestone.objects.filter(plan=plan)
+        .order_by("-position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    milestone = PlanMilestone(
+        plan=plan,
+        title=title,
+        due_date=due_date,
+        owner=owner,
+        position=0 if last is None else last + 1,
+    )
+    milestone.full_clean(exclude=["plan", "owner"], validate_constraints=False)
+    milestone.save()
+    return milestone
+
+
+@transaction.atomic
+def milestone_set_status(
+    *,
+    milestone: PlanMilestone,
+    status: str,
+    acting_user: User | None,
+    expected_status: str | None = None,
+) -> PlanMilestone:
+    """Set a milestone to to do, done (today, by `acting_user`) or skipped.
+
+    `expected_status` is the status the person saw: when given and the milestone has
+    another one now (someone else changed it meanwhile), StaleMilestone is raised and
+    nothing changes, rather than silently overwriting their change. Setting the status it
+    already has changes nothing. Refused: an unknown status, a plan no longer active.
+    """
+    if status not in MilestoneStatus.values:
+        raise ValidationError({"status": f"Unknown milestone status {status!r}."})
+    _plan_open(milestone.plan)
+    current = (
+        PlanMilestone.objects.select_for_update()
+        .values_list("status", flat=True)
+        .get(pk=milestone.pk)
+    )
+    if expected_status is not None and current != expected_status:
+        milestone.refresh_from_db(fields=["status", "done_at", "completed_by"])
+        raise StaleMilestone(
+            f"Someone else set “{milestone.title}” to "
+            f"{MilestoneStatus(current).label.lower()} meanwhile; nothing was changed. "
+            "Check it and try again."
+        )
+    if current != status:
+        done = status == MilestoneStatus.DONE
+        PlanMilestone.objects.filter(pk=milestone.pk).update(
+            status=status,
+            done_at=timezone.localdate() if done else None,
+            completed_by=acting_user if done else None,
+        )
+    milestone.refresh_from_db(fields=["status", "done_at", "completed_by"])
+    return milestone
+
+
 @transaction.atomic
 def touchpoint_log(
     *,
@@ -454,7 +578,8 @@ def health_override_set(
     """Override an account's health band until `expires_on` (inclusive), saying why.
 
     Replaces any active override (it is cleared by `acting_user`) and sets the account's
-    band at once. Refused: an unknown band, an empty reason, an expiry in the past.
+    band at once. Refused: an unknown band, an empty reason, an expiry in the past or more
+    than HEALTH_OVERRIDE_MAX_DAYS ahead.
     """
     errors: dict[str, list[str]] = {}
     if band not in HealthBand.values:
@@ -466,6 +591,12 @@ def health_override_set(
     if expires_on < today:
         errors.setdefault("expires_on", []).append(
             f"The override cannot expire in the past ({expires_on.isoformat()})."
+        )
+    elif expires_on > today + datetime.timedelta(days=HEALTH_OVERRIDE_MAX_DAYS):
+        errors.setdefault("expires_on", []).append(
+            f"An override lasts at most {HEALTH_OVERRIDE_MAX_DAYS} days (until "
+            f"{(today + datetime.timedelta(days=HEALTH_OVERRIDE_MAX_DAYS)).isoformat()}); "
+            "set it again then if it still holds."
         )
     if errors:
         raise ValidationError(errors)

@@ -19,9 +19,12 @@ from success.choices import (
 from success.models import PlanMilestone, RevenueEvent, Subscription, SuccessPlan, Touchpoint
 from tests.factories import AccountFactory, ContactFactory
 
-# Session, user, the account, plans with objectives and milestones (3), touchpoints with
-# participants (2), subscriptions, revenue events, contacts and the notifications bell count.
-ACCOUNT_MAX_QUERIES = 12
+# Session, user, the account, its contacts, the active override and its author, plans with
+# objectives and milestones (3), plan templates, touchpoints with participants (2),
+# subscriptions, revenue events, the health model, snapshots (2: latest pair and the 90-day
+# series), usage (2), NPS (2) and the notifications bell count. The support panel and the
+# timeline are loaded by htmx from metrics and pinned in tests/metrics.
+ACCOUNT_MAX_QUERIES = 22
 
 
 def _url(account) -> str:
@@ -354,3 +357,13 @@ def test_account_page_query_count_is_fixed(client_for, csm, django_assert_max_nu
         response = client.get(_url(account))
 
     assert response.status_code == 200
+
+
+def test_support_panel_and_timeline_load_from_metrics(client_for, csm):
+    """Success never reads support: the page asks metrics for those two sections."""
+    account = AccountFactory(csm=csm)
+
+    page = _page(client_for, csm, account)
+
+    assert f'hx-get="{reverse("metrics:account-support", args=[account.pk])}"' in page
+    assert f'hx-get="{reverse("metrics:account-timeline", args=[account.pk])}"' in page

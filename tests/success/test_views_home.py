@@ -1,6 +1,7 @@
 """The CSM's home page (success:home): the three work panels above the portfolio — tasks
-due this week, renewals due, overdue check-ins — their membership, empty states, and a
-query count that does not grow with the portfolio."""
+due this week, renewals due, overdue check-ins — their membership, empty states; the
+portfolio table's sorts (empty values last both ways), filters, bad filter values and htmx
+partial; and a query count that does not grow with the portfolio."""
 
 import datetime
 
@@ -10,9 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.choices import HealthBand, LifecycleStage, Role
+from accounts.choices import HealthBand, LifecycleStage, Role, Tier
+from accounts.models import Account
 from success.choices import MilestoneStatus, PlanStatus, TouchpointKind
-from success.models import PlanMilestone, SuccessPlan, Touchpoint
+from success.models import HealthSnapshot, PlanMilestone, SuccessPlan, Touchpoint
 from tests.factories import AccountFactory
 
 # Session, user, the portfolio, one per panel (3) and the notifications bell count.
@@ -265,3 +267,234 @@ def _fill_portfolio(csm, make_user, size: int) -> None:
         account = AccountFactory(csm=csm, renewal_date=_days(n * 4), health_band=HealthBand.GREEN)
         _milestone(account, f"Overdue {n}", -1 - n, owner=colleague)
         _milestone(account, f"This week {n}", n % 7, owner=csm)
+
+
+# The portfolio table: sorting, filtering, htmx
+
+
+def _rows(page: str, accounts) -> list:
+    """The accounts in the order the table shows them."""
+    shown = [(page.index(f'<tr id="account-{a.pk}">'), a) for a in accounts]
+    return [account for _position, account in sorted(shown, key=lambda pair: pair[0])]
+
+
+def _snapshot(account, days_ago: int, score) -> None:
+    HealthSnapshot.objects.create(account=account, day=_days(-days_ago), score=score, band="")
+
+
+@pytest.fixture
+def sortable(csm):
+    """Alpha and Bravo have every sortable value; Charlie has none that may be empty."""
+    alpha = AccountFactory(
+        name="Alpha",
+        csm=csm,
+        health_score=80,
+        health_band=HealthBand.GREEN,
+        mrr=500,
+        renewal_date=_days(10),
+    )
+    _snapshot(alpha, 7, 70)  # trend +10
+    _touch(alpha, days_ago=1)
+    bravo = AccountFactory(
+        name="Bravo",
+        csm=csm,
+        health_score=40,
+        health_band=HealthBand.YELLOW,
+        mrr=3000,
+        renewal_date=_days(100),
+    )
+    _snapshot(bravo, 9, 60)  # the latest on or before 7 days ago: trend -20
+    _snapshot(bravo, 3, 45)  # too recent to count
+    _touch(bravo, days_ago=30)
+    charlie = AccountFactory(name="Charlie", csm=csm, mrr=1000)  # never scored nor touched
+    return alpha, bravo, charlie
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("name", "ABC"),
+        ("-name", "CBA"),
+        ("health", "BAC"),
+        ("-health", "ABC"),
+        ("trend", "BAC"),
+        ("-trend", "ABC"),
+        ("mrr", "ACB"),
+        ("-mrr", "BCA"),
+        ("renewal", "ABC"),
+        ("-renewal", "BAC"),
+        ("last_touch", "BAC"),
+        ("-last_touch", "ABC"),
+    ],
+)
+def test_portfolio_sorts_both_ways_with_empty_values_last(
+    client_for, csm, sortable, sort, expected
+):
+    response = client_for(csm).get(URL, {"sort": sort})
+
+    assert response.status_code == 200
+    order = "".join(a.name[0] for a in _rows(response.content.decode(), sortable))
+    assert order == expected
+
+
+def test_portfolio_shows_trend_and_last_touchpoint(client_for, csm, sortable):
+    page = _page(client_for, csm)
+    table = page[page.index('id="portfolio-rows"') :]
+    assert "+10.0" in table
+    assert "-20.0" in table
+    assert "Never" in table
+
+
+def test_sort_headers_keep_filters_and_flip_the_current_sort(client_for, csm, sortable):
+    page = client_for(csm).get(URL, {"tier": "growth", "sort": "mrr"}).content.decode()
+
+    assert 'href="/success/?tier=growth&amp;sort=-mrr"' in page  # MRR again: reversed
+    assert 'href="/success/?tier=growth&amp;sort=health"' in page
+    assert 'aria-sort="ascending"' in page
+    assert "sorted by MRR, low to high" in page
+    assert 'hx-push-url="true"' in page
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"band": "green"}, {"Alpha"}),
+        ({"band": ["green", "yellow"]}, {"Alpha", "Bravo"}),
+        ({"band": "none"}, {"Charlie", "Enterprise Co", "Renewing Co"}),
+        ({"band": ["none", "yellow"]}, {"Bravo", "Charlie", "Enterprise Co", "Renewing Co"}),
+        ({"tier": "enterprise"}, {"Enterprise Co"}),
+        ({"stage": "renewal"}, {"Renewing Co"}),
+        ({"q": "ALP"}, {"Alpha"}),
+        ({"q": "co", "tier": "enterprise"}, {"Enterprise Co"}),
+    ],
+)
+def test_portfolio_filters(client_for, csm, sortable, params, expected):
+    AccountFactory(name="Enterprise Co", csm=csm, tier=Tier.ENTERPRISE)
+    AccountFactory(name="Renewing Co", csm=csm, lifecycle_stage=LifecycleStage.RENEWAL)
+    names = {"Alpha", "Bravo", "Charlie", "Enterprise Co", "Renewing Co"}
+
+    page = client_for(csm).get(URL, params).content.decode()
+    table = page[page.index('id="portfolio-rows"') :]
+
+    assert {name for name in names if f">{name}</a>" in table} == expected
+    assert "match" in table
+
+
+def test_filters_never_widen_a_csms_portfolio(client_for, csm, make_user):
+    AccountFactory(name="Their Red Co", csm=make_user(Role.CSM), health_band=HealthBand.RED)
+    page = client_for(csm).get(URL, {"band": "red"}).content.decode()
+    assert "Their Red Co" not in page
+
+
+def test_no_match_empty_state_offers_to_clear_filters(client_for, csm, sortable):
+    page = client_for(csm).get(URL, {"q": "nothing like this"}).content.decode()
+    assert "No accounts match these filters." in page
+    assert 'value="nothing like this"' in page  # what was typed stays
+    assert '<a href="/success/">Clear filters</a>' in page
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"band": "purple"}, "Health: Select a valid choice. purple is not one of"),
+        ({"tier": "platinum"}, "Tier: Select a valid choice."),
+        ({"stage": "dormant"}, "Lifecycle stage: Select a valid choice."),
+        ({"sort": "colour"}, "Sort: Select a valid choice."),
+        ({"q": "x" * 201}, "Name contains: Ensure this value has at most 200 characters"),
+    ],
+)
+def test_bad_filter_values_are_explained_with_400(client_for, csm, sortable, params, message):
+    response = client_for(csm).get(URL, params)
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "These filters cannot be applied" in page
+    assert message in page
+    assert "Tasks due this week" in page  # the page itself still works
+
+
+def test_htmx_gets_only_the_table(client_for, csm, sortable):
+    response = client_for(csm).get(URL, {"sort": "-mrr"}, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert page.lstrip().startswith('<div id="portfolio-rows">')
+    assert "Tasks due this week" not in page
+    assert "<html" not in page
+    assert _rows(page, sortable)[0].name == "Bravo"
+    assert 'name="sort" value="-mrr" form="portfolio-filters"' in page
+    assert "HX-Request" in response["Vary"]
+
+
+def test_htmx_bad_filter_gets_the_table_with_the_error(client_for, csm):
+    response = client_for(csm).get(URL, {"band": "purple"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "These filters cannot be applied" in response.content.decode()
+
+
+def test_history_restore_gets_the_whole_page(client_for, csm):
+    response = client_for(csm).get(
+        URL, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+    assert "<html" in response.content.decode()
+
+
+PORTFOLIO_SIZE = 200
+
+
+def _big_portfolio(csm) -> None:
+    """200 accounts, each with two snapshots and two touchpoints, some never scored."""
+    accounts = Account.objects.bulk_create(
+        Account(
+            name=f"Bulk {n:03}",
+            csm=csm,
+            tier=Tier.GROWTH,
+            mrr=n * 10,
+            health_score=None if n % 10 == 0 else 30 + n % 60,
+            health_band="" if n % 10 == 0 else HealthBand.GREEN,
+            renewal_date=None if n % 7 == 0 else _days(n),
+        )
+        for n in range(PORTFOLIO_SIZE)
+    )
+    HealthSnapshot.objects.bulk_create(
+        HealthSnapshot(account=account, day=_days(-days), score=50 + n % 30, band="")
+        for n, account in enumerate(accounts)
+        for days in (7, 14)
+    )
+    now = timezone.now()
+    Touchpoint.objects.bulk_create(
+        Touchpoint(
+            account=account,
+            kind=TouchpointKind.CALL,
+            happened_at=now - datetime.timedelta(days=n % 40 + days),
+            summary="Call",
+        )
+        for n, account in enumerate(accounts)
+        if n % 5
+        for days in (1, 20)
+    )
+
+
+@pytest.mark.parametrize("sort", ["trend", "-last_touch", "health", "-renewal"])
+def test_portfolio_of_200_runs_a_fixed_number_of_queries(
+    client_for, csm, django_assert_max_num_queries, sort
+):
+    _big_portfolio(csm)
+    client = client_for(csm)
+
+    with django_assert_max_num_queries(HOME_MAX_QUERIES):
+        page = client.get(URL, {"sort": sort, "tier": "growth"}).content.decode()
+    assert page.count('<tr id="account-') == PORTFOLIO_SIZE
+
+    # The table alone: session, user and the portfolio.
+    with django_assert_max_num_queries(3):
+        client.get(URL, {"sort": sort}, HTTP_HX_REQUEST="true")
+
+
+def test_portfolio_beyond_the_limit_says_so(client_for, manager, settings, monkeypatch):
+    monkeypatch.setattr("success.views.PORTFOLIO_LIMIT", 3)
+    for n in range(5):
+        AccountFactory(name=f"Many {n}")
+    page = client_for(manager).get(URL).content.decode()
+    assert page.count('<tr id="account-') == 3
+    assert "first 3 shown; narrow them with the filters" in page
