@@ -311,7 +311,9 @@ def seed_crm(*, accounts: int, seed: int, progress=None) -> CrmWorld:
                 None,
             )
         )
-        seeded.append(SeededAccount(id=account_id, tier=tier, stage=stage, story=_story(story_rng, stage)))
+        seeded.append(
+            SeededAccount(id=account_id, tier=tier, stage=stage, story=_story(story_rng, stage))
+        )
     copy_rows(
         Account._meta.db_table,
         [

@@ -29,6 +29,7 @@ from .models import (
     UNSOLVED_Q,
     AgentStatus,
     BusinessCalendar,
+    CsatResponse,
     Macro,
     Message,
     SlaAlert,
@@ -551,7 +552,87 @@ def seed_support(
                 progress("tickets", written)
     for table in tables:
         reset_sequence(table)
+    counts["csat"] = seed_csat(world, seed=seed, now=generator.now)
     return counts
+
+
+# --- CSAT -------------------------------------------------------------------------------
+
+# Share of solved tickets whose requester answered the survey, and of answers with a CES.
+CSAT_RESPONSE_SHARE = 0.2
+CES_SHARE = 0.5
+# Chance of each rating 1..5 by the account's demo story (accounts.seed.SeededAccount.story):
+# happy customers rate 4-5, unhappy ones mostly 1-3, and each side has a few exceptions.
+_RATING_WEIGHTS_HEALTHY = (0.02, 0.04, 0.09, 0.30, 0.55)
+_RATING_WEIGHTS_UNHAPPY = (0.20, 0.30, 0.30, 0.15, 0.05)
+_UNHAPPY_STORIES = frozenset({"at_risk", "churned"})
+_CSAT_COMMENTS = [  # by rating; about a third of answers carry one
+    "Took far too long and the problem is still there.",
+    "Had to explain the issue three times.",
+    "Solved in the end, but it was slow.",
+    "Good help, thanks.",
+    "Quick and friendly, thank you!",
+]
+
+
+def _rating_case(weights: tuple[float, ...]) -> str:
+    """A SQL CASE turning the uniform draw `u_rating` into a rating with these weights."""
+    cumulative = list(itertools.accumulate(weights))
+    whens = " ".join(
+        f"WHEN u_rating < {bound:.4f} THEN {rating}"
+        for rating, bound in enumerate(cumulative[:-1], start=1)
+    )
+    return f"CASE {whens} ELSE {len(weights)} END"
+
+
+def _uniform(chunk: int) -> str:
+    """A draw in [0, 1) from the `chunk`-th 32 bits of the row's md5 `h` (chunk 0-3)."""
+    return f"('x' || substr(h, {chunk * 8 + 1}, 8))::bit(32)::bigint / 4294967296.0"
+
+
+def seed_csat(world: CrmWorld, *, seed: int, now: datetime | None = None) -> int:
+    """Give about a fifth of the solved tickets a CSAT answer (half with a CES), in one
+    INSERT ... SELECT: ratings follow the account's demo story, so at-risk and churned
+    accounts rate mostly 1-3 and healthy ones 4-5. Deterministic for a seed (the draws hash
+    the ticket id with it); tickets already rated are left alone. Returns rows written."""
+    unhappy = [a.id for a in world.accounts if a.story in _UNHAPPY_STORIES]
+    sql = f"""
+        INSERT INTO {CsatResponse._meta.db_table}
+            (ticket_id, account_id, contact_id, rating, ces, comment, responded_at)
+        SELECT id, account_id, requester_id, rating,
+               CASE WHEN u_ces < %(ces_share)s
+                    THEN least(7, rating + 1 + floor(u_ces / %(ces_share)s * 3)::int) END,
+               CASE WHEN u_delay < 0.33 THEN (%(comments)s::text[])[rating] ELSE '' END,
+               least(solved_at + make_interval(mins => (20 + u_delay * 2880)::int), %(now)s)
+        FROM (
+            SELECT t.id, t.account_id, t.requester_id, t.solved_at, u.u_ces, u.u_delay,
+                   CASE WHEN t.account_id = ANY(%(unhappy)s::bigint[])
+                        THEN {_rating_case(_RATING_WEIGHTS_UNHAPPY)}
+                        ELSE {_rating_case(_RATING_WEIGHTS_HEALTHY)} END AS rating
+            FROM {Ticket._meta.db_table} t
+            CROSS JOIN LATERAL (SELECT md5(t.id::text || ':' || %(seed)s::text) AS h) hashed
+            CROSS JOIN LATERAL (
+                SELECT {_uniform(0)} AS u_pick, {_uniform(1)} AS u_rating,
+                       {_uniform(2)} AS u_ces, {_uniform(3)} AS u_delay
+                FROM (SELECT hashed.h) AS x(h)
+            ) u
+            WHERE t.solved_at IS NOT NULL AND u.u_pick < %(share)s
+        ) picked
+        ON CONFLICT (ticket_id) DO NOTHING
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "unhappy": unhappy,
+                "seed": seed,
+                "share": CSAT_RESPONSE_SHARE,
+                "ces_share": CES_SHARE,
+                "comments": _CSAT_COMMENTS,
+                "now": now or timezone.now(),
+            },
+        )
+        return cursor.rowcount
 
 
 # --- SLAs -------------------------------------------------------------------------------

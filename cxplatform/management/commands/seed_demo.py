@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from accounts.models import Account
 from accounts.seed import demo_logins, seed_crm
-from success.seed import seed_plan_templates, seed_success
+from success.seed import seed_plan_templates, seed_success, seed_success_history
 from support.models import UNSOLVED_Q, Ticket
 from support.seed import seed_sla_clocks, seed_sla_policies, seed_support
 
@@ -119,6 +119,18 @@ class Command(BaseCommand):
             seed_sla_policies()
             seed_plan_templates()
             seed_success(world, seed=seed)
+            bar = tqdm(
+                total=2 * len(world.accounts),
+                desc="success history",
+                unit=" accounts",
+                disable=not show,
+            )
+            history_started = time.monotonic()
+            counts |= seed_success_history(
+                world, seed=seed, progress=lambda _label, n: bar.update(n)
+            )
+            bar.close()
+            history_seconds = time.monotonic() - history_started
             open_tickets = Ticket.objects.filter(UNSOLVED_Q).count()
             bar = tqdm(total=open_tickets, desc="SLA clocks", unit=" tickets", disable=not show)
             counts |= seed_sla_clocks(progress=lambda _label, n: bar.update(n))
@@ -128,7 +140,9 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Seeded {len(world.accounts):,} accounts, {counts['tickets']:,} tickets, "
                 f"{counts['messages']:,} messages, {counts['events']:,} events, "
-                f"{counts['clocks']:,} SLA clocks "
+                f"{counts['clocks']:,} SLA clocks, "
+                f"{counts['revenue_events']:,} revenue events, {counts['usage']:,} usage rows, "
+                f"{counts['health']:,} health snapshots ({history_seconds:.1f}s) "
                 f"in {elapsed:.1f}s."
             )
         )
