@@ -142,13 +142,9 @@ def measure(
     return results, failed
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--seed",
-        action="store_true",
-        help="first load 10,000 accounts and 1,000,000 tickets (--reset)",
-    )
+def page_bench_parser(doc: str, out: str) -> argparse.ArgumentParser:
+    """The options every page benchmark takes: --requests, --only, --out."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument(
         "--only",
@@ -156,7 +152,17 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SUBSTRING",
         help="run only the scenarios whose name contains this (case-insensitive; repeatable)",
     )
-    parser.add_argument("--out", type=Path, default=Path("bench/results/support.json"))
+    parser.add_argument("--out", type=Path, default=Path(out))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = page_bench_parser(__doc__, "bench/results/support.json")
+    parser.add_argument(
+        "--seed",
+        action="store_true",
+        help="first load 10,000 accounts and 1,000,000 tickets (--reset)",
+    )
     args = parser.parse_args(argv)
 
     import django

@@ -11,6 +11,7 @@ redirects back to the page with a message.
 
 import datetime
 from dataclasses import dataclass
+from functools import partial
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -443,34 +444,38 @@ def plan_create(request: HttpRequest, account_id: int) -> HttpResponse:
 @require_POST
 @role_required(*SUCCESS_STAFF)
 def objective_create(request: HttpRequest, account_id: int, plan_id: int) -> HttpResponse:
-    account = _account(request, account_id)
-    plan = get_object_or_404(SuccessPlan, pk=plan_id, account=account)
-    form = ObjectiveForm(request.POST, prefix=f"objective-{plan.pk}")
-    if form.is_valid():
-        try:
-            services.objective_add(plan=plan, acting_user=_user(request), **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            return _answer(request, account, "plans", notice=f"Objective added to {plan.title}.")
-    return _answer(
-        request, account, "plans", status=400, bound=(plan.pk, form), notice=_top_errors(form)
+    return _plan_part_create(
+        request, account_id, plan_id, ObjectiveForm, "objective", services.objective_add
     )
 
 
 @require_POST
 @role_required(*SUCCESS_STAFF)
 def milestone_create(request: HttpRequest, account_id: int, plan_id: int) -> HttpResponse:
+    return _plan_part_create(
+        request,
+        account_id,
+        plan_id,
+        partial(MilestoneForm, owners=milestone_owners()),
+        "milestone",
+        services.milestone_add,
+    )
+
+
+def _plan_part_create(request, account_id, plan_id, form_class, noun, service) -> HttpResponse:
+    """Add an objective or a milestone to one of the account's plans: the plans section
+    again, with the new row or with the form's errors and what was typed."""
     account = _account(request, account_id)
     plan = get_object_or_404(SuccessPlan, pk=plan_id, account=account)
-    form = MilestoneForm(request.POST, prefix=f"milestone-{plan.pk}", owners=milestone_owners())
+    form = form_class(request.POST, prefix=f"{noun}-{plan.pk}")
     if form.is_valid():
         try:
-            services.milestone_add(plan=plan, acting_user=_user(request), **form.cleaned_data)
+            service(plan=plan, acting_user=_user(request), **form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            return _answer(request, account, "plans", notice=f"Milestone added to {plan.title}.")
+            notice = f"{noun.capitalize()} added to {plan.title}."
+            return _answer(request, account, "plans", notice=notice)
     return _answer(
         request, account, "plans", status=400, bound=(plan.pk, form), notice=_top_errors(form)
     )

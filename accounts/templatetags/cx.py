@@ -6,6 +6,7 @@ from django import template
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from accounts.models import zone_named
 
@@ -25,4 +26,33 @@ def reltime(context, moment: datetime | None, empty: str = "—") -> str:
         moment.isoformat(),
         local.strftime("%Y-%m-%d %H:%M %Z"),
         naturaltime(moment),
+    )
+
+
+_BANDS = {
+    "green": ("cx-badge-green", "check-circle", "Healthy"),
+    "yellow": ("cx-badge-amber", "exclamation-triangle", "At risk"),
+    "red": ("cx-badge-red", "x-octagon", "Red"),
+}
+_NOT_SCORED = mark_safe(
+    '<span class="badge cx-badge-grey" title="Health is computed once usage, support or '
+    'sentiment data exists">Not scored</span>'
+)
+
+
+@register.simple_tag
+def health_badge(account) -> str:
+    """The account's health band as a badge (colour, icon and word), its score on hover.
+    A tag, not an include: the CSM home draws one per row of a 200-account portfolio."""
+    band = _BANDS.get(account.health_band)
+    if band is None:
+        return _NOT_SCORED
+    css, icon, label = band
+    return format_html(
+        '<span class="badge {}" title="Score {}"><i class="bi bi-{}" aria-hidden="true"></i> '
+        "{}</span>",
+        css,
+        account.health_score,
+        icon,
+        label,
     )
