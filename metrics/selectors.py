@@ -13,6 +13,7 @@ from accounts.choices import HealthBand, LifecycleStage
 from accounts.models import Account, Contact, User
 from success.choices import RevenueEventKind, TouchpointKind
 from success.models import (
+    HealthOverride,
     HealthSnapshot,
     LifecycleChange,
     NpsResponse,
@@ -71,6 +72,8 @@ class Kind(StrEnum):
     SLA_BREACH = "sla_breach"
     CSAT = "csat"
     NPS = "nps"
+    OVERRIDE_SET = "override_set"
+    OVERRIDE_CLEARED = "override_cleared"
 
 
 # Per kind: label, bootstrap icon, badge class (colours keep UI.md's meanings), and the
@@ -87,6 +90,8 @@ KIND_STYLE: dict[str, tuple[str, str, str, str]] = {
     Kind.SLA_BREACH: ("SLA breached", "exclamation-octagon-fill", "cx-badge-red", ""),
     Kind.CSAT: ("CSAT", "star-half", "cx-badge-grey", ""),
     Kind.NPS: ("NPS", "megaphone", "cx-badge-grey", "nps"),
+    Kind.OVERRIDE_SET: ("Health override", "pin-angle", "cx-badge-grey", "health"),
+    Kind.OVERRIDE_CLEARED: ("Health override", "pin", "cx-badge-grey", "health"),
 }
 _BAND_TONE = {
     HealthBand.GREEN: "cx-badge-green",
@@ -287,6 +292,25 @@ def _branches() -> list[tuple[str, str, str, str]]:
             LEFT JOIN {Contact._meta.db_table} c ON c.id = x.contact_id
             WHERE x.account_id = %(account)s""",
         ),
+        (
+            # Overrides are logged, never hidden: when one was set, and when it was cleared.
+            Kind.OVERRIDE_SET,
+            "x.created_at",
+            "x.id",
+            f"""NULL::text, left(x.reason, 500), u.full_name, NULL::bigint,
+                x.band::text, x.expires_on::text, NULL::numeric
+            FROM {HealthOverride._meta.db_table} x LEFT JOIN {user} u ON u.id = x.set_by_id
+            WHERE x.account_id = %(account)s""",
+        ),
+        (
+            Kind.OVERRIDE_CLEARED,
+            "x.cleared_at",
+            "x.id",
+            f"""NULL::text, left(x.reason, 500), u.full_name, NULL::bigint,
+                x.band::text, NULL::text, NULL::numeric
+            FROM {HealthOverride._meta.db_table} x LEFT JOIN {user} u ON u.id = x.cleared_by_id
+            WHERE x.account_id = %(account)s AND x.cleared_at IS NOT NULL""",
+        ),
         # Escalation flags between the teams (issue 7, metrics.EscalationFlag) join here as
         # two more branches, "flag raised" and "flag resolved", in the same column shape.
     ]
@@ -397,6 +421,16 @@ def _entry(at, kind, row_id, subject, detail, actor, ticket_id, code_from, code_
                 fields["detail"] = f"Effort (CES) {code_to}/7" + (f" · {detail}" if detail else "")
             fields["tone"] = _csat_tone(rating)
             fields["tone_label"] = f"{rating}/5"
+        case Kind.OVERRIDE_SET:
+            band = _label(HealthBand, code_from)
+            until = datetime.date.fromisoformat(code_to)
+            title = f"Health band overridden to {band} until {until:%-d %b %Y}"
+            fields["detail"] = f"Reason: {detail}" if detail else ""
+            fields["tone"] = _BAND_TONE.get(code_from, tone)
+            fields["tone_label"] = band
+        case Kind.OVERRIDE_CLEARED:
+            title = f"Health override ({_label(HealthBand, code_from)}) cleared"
+            fields["detail"] = f"It said: {detail}" if detail else ""
         case Kind.NPS:
             score = int(code_from)
             title = f"NPS response: {score}/10"

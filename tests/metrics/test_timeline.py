@@ -18,6 +18,7 @@ from metrics.selectors import (
 )
 from success.choices import MilestoneStatus, RevenueEventKind, TouchpointKind
 from success.models import (
+    HealthOverride,
     HealthSnapshot,
     LifecycleChange,
     NpsResponse,
@@ -373,3 +374,32 @@ def test_revenue_loss_reads_as_a_minus():
     (entry,) = account_timeline(account=account)
 
     assert entry.title == "Contraction: -1,250 MRR"
+
+
+def test_health_overrides_are_logged_when_set_and_when_cleared(make_user):
+    account = AccountFactory()
+    casey = make_user(Role.CSM, full_name="Casey Success")
+    override = HealthOverride.objects.create(
+        account=account,
+        band=HealthBand.RED,
+        reason="Champion left; renewal in doubt",
+        expires_on=_day(-30),
+        set_by=casey,
+        created_at=_ago(hours=5),
+        cleared_at=_ago(hours=1),
+        cleared_by=casey,
+    )
+
+    entries = account_timeline(account=account)
+
+    assert [(e.kind, e.id) for e in entries] == [
+        (Kind.OVERRIDE_CLEARED, override.pk),
+        (Kind.OVERRIDE_SET, override.pk),
+    ]
+    cleared, set_ = entries
+    assert set_.title == f"Health band overridden to Red until {_day(-30):%-d %b %Y}"
+    assert set_.detail == "Reason: Champion left; renewal in doubt"
+    assert set_.actor == "by Casey Success"
+    assert set_.tone == "cx-badge-red"
+    assert cleared.title == "Health override (Red) cleared"
+    assert cleared.actor == "by Casey Success"
