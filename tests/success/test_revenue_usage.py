@@ -49,6 +49,36 @@ def test_subscription_refuses_negative_mrr_and_end_before_start():
     assert same_day.status == open_ended.status == SubscriptionStatus.ACTIVE
 
 
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"mrr": "-5"}, "Ensure this value is greater than or equal to 0."),
+        ({"end_date": "2025-02-28"}, "The end date cannot be before the start date."),
+    ],
+)
+def test_subscription_admin_form_says_what_is_wrong(client_for, make_user, changes, message):
+    """Subscriptions are edited in the admin: a bad one is a form error, not a 500."""
+    from accounts.choices import Role
+
+    account = AccountFactory()
+    data = {
+        "account": account.pk,
+        "plan_name": "Growth",
+        "status": SubscriptionStatus.ACTIVE,
+        "seats": "10",
+        "mrr": "100",
+        "start_date": "2025-03-01",
+        "end_date": "",
+    } | changes
+
+    response = client_for(make_user(Role.ADMIN)).post("/admin/success/subscription/add/", data)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert "Growth" in response.content.decode()  # what was typed is still there
+    assert not Subscription.objects.exists()
+
+
 # RevenueEvent: the database
 
 
