@@ -388,6 +388,12 @@ def _answer(
     message, and after a refusal the whole page with the refused form."""
     if _partial_request(request):
         context = _SECTIONS[section](request, account, **section_context)
+        if section == "header" and status < 400:
+            # The override shows in the health section as well: send it along, fresh.
+            context |= account_health_context(
+                account=account, today=context["today"], override=context["override"]
+            )
+            context["refresh_health"] = True
         if notice:
             context[f"{section}_notice"] = notice
             context[f"{section}_notice_level"] = "warning" if status >= 400 else "success"

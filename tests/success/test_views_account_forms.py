@@ -36,7 +36,8 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 # plans section again (owners, templates, plans, objectives, milestones), with savepoints.
 PLANS_MAX_QUERIES = 15
 TOUCHPOINTS_MAX_QUERIES = 13
-HEADER_MAX_QUERIES = 10
+# The header answer carries the health section too (health model, snapshots, usage, NPS).
+HEADER_MAX_QUERIES = 18
 
 
 def _today() -> datetime.date:
@@ -448,6 +449,11 @@ def test_health_override_set_shows_in_the_header(client_for, csm, account):
     assert "cx-badge-red" in page
     assert "Champion left last week" in page
     assert "Clear override</button>" in page
+    # The health section shows the override too: it comes along, swapped out of band.
+    assert (
+        '<section class="card" id="health" aria-labelledby="health-heading" hx-swap-oob="true">'
+        in page
+    )
     account.refresh_from_db()
     assert account.health_band == HealthBand.RED
 
