@@ -5,12 +5,14 @@ the demo data of customer success: plans, touchpoints and, following each accoun
 
 import json
 import random
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.bulk import bulk_load, copy_rows, reset_sequence
@@ -19,6 +21,7 @@ from accounts.models import Account
 
 from .choices import (
     MilestoneStatus,
+    PlanStatus,
     RevenueEventKind,
     SubscriptionStatus,
     TouchpointKind,
@@ -34,6 +37,7 @@ from .health import (
     SentimentInputs,
     SupportExperienceInputs,
     health_score,
+    nps_from_counts,
 )
 from .models import (
     HealthModelSettings,
@@ -125,16 +129,46 @@ _TOUCHPOINT_SUMMARIES = [
 _PLANNED_STAGES = {LifecycleStage.ONBOARDING: "Onboarding", LifecycleStage.ADOPTION: "Adoption"}
 
 
+# How far back the demo touchpoints reach: past the oldest weekly health snapshot, so every
+# snapshot's engagement counts from a real touchpoint (see _health_rows).
+_TOUCHPOINT_REACH_DAYS = 7 * 13
+# Share of the milestones due so far that were done (on their due day), by story.
+_MILESTONES_DONE = {"healthy": 0.85, "at_risk": 0.4}
+
+
+def _touchpoint_days_ago(rng: random.Random, story: str, tier: str, age_days: int) -> list[int]:
+    """Days ago of an account's touchpoints, newest first, following its story: a healthy
+    account is touched about once per its tier's cadence (the latest within it, now and
+    then a little late); an at-risk one was too, until its CSM lost touch 1.5 to 3 cadences
+    ago. Never on or before the day the account started."""
+    cadence = check_in_cadence_days(tier)
+    if story == "at_risk":
+        ago = round(cadence * rng.uniform(1.5, 3.0))
+    else:
+        ago = rng.randint(1, round(cadence * 1.2))
+    days = []
+    while ago < age_days - 1:  # after the day it started, whatever the hour
+        days.append(ago)
+        if ago > _TOUCHPOINT_REACH_DAYS:
+            break
+        ago += max(2, round(cadence * rng.uniform(0.6, 1.1)))
+    return days
+
+
 def seed_success(world, *, seed: int, today: date | None = None) -> dict[str, int]:
     """Demo success data in bulk: a plan from its stage's template for onboarding and adoption
-    accounts (earlier milestones mostly done), and a few touchpoints per account over the
-    last 90 days, so the CSM home's panels have something to show."""
+    accounts (earlier milestones mostly done, less so when at risk), and touchpoints that
+    follow each account's story (see _touchpoint_days_ago), so the CSM home's panels have
+    something to show and the seeded health's engagement (seed_success_history) reads them."""
     rng = random.Random(seed * 104_729 + 3)
     today = today or timezone.localdate()
     now = timezone.now()
-    csm_of = dict(
-        Account.objects.filter(pk__in=[a.id for a in world.accounts]).values_list("pk", "csm_id")
-    )
+    facts = {
+        pk: (csm_id, (today - timezone.localtime(created).date()).days)
+        for pk, csm_id, created in Account.objects.filter(
+            pk__in=[a.id for a in world.accounts]
+        ).values_list("pk", "csm_id", "created_at")
+    }
     templates = {
         t.name: t for t in PlanTemplate.objects.prefetch_related("milestones").order_by("pk")
     }
@@ -142,10 +176,10 @@ def seed_success(world, *, seed: int, today: date | None = None) -> dict[str, in
     for account in world.accounts:
         if account.stage == LifecycleStage.CHURNED:
             continue
-        csm_id = csm_of.get(account.id)
+        csm_id, age_days = facts.get(account.id, (None, 0))
         template = templates.get(_PLANNED_STAGES.get(account.stage, ""))
         if template is not None:
-            start = today - timedelta(days=rng.randint(0, 75))
+            start = today - timedelta(days=rng.randint(0, min(75, max(0, age_days - 1))))
             plans.append(
                 SuccessPlan(
                     account_id=account.id,
@@ -161,25 +195,28 @@ def seed_success(world, *, seed: int, today: date | None = None) -> dict[str, in
                     for milestone in template.milestones.all()
                 ]
             )
-        for _ in range(rng.randint(0, 3)):
+        for ago in _touchpoint_days_ago(rng, account.story, account.tier, age_days):
             summary, next_steps = rng.choice(_TOUCHPOINT_SUMMARIES)
             touchpoints.append(
                 Touchpoint(
                     account_id=account.id,
                     kind=rng.choice(TouchpointKind.values),
-                    happened_at=now - timedelta(days=rng.randint(1, 90), hours=rng.randint(0, 8)),
+                    happened_at=now - timedelta(days=ago, hours=rng.randint(0, 8)),
                     summary=summary,
                     next_steps=next_steps,
                     logged_by_id=csm_id,
                 )
             )
             participants.append(rng.choice(account.contact_ids) if account.contact_ids else None)
+    stories = {account.id: account.story for account in world.accounts}
     with transaction.atomic():
         SuccessPlan.objects.bulk_create(plans, batch_size=2000)
         milestones = []
         for plan, dated in zip(plans, plan_milestones, strict=True):
             for position, (milestone, due) in enumerate(dated):
-                done = due < today and rng.random() < 0.75
+                done = due < today and rng.random() < _MILESTONES_DONE.get(
+                    stories[plan.account_id], 0.75
+                )
                 milestones.append(
                     PlanMilestone(
                         plan=plan,
@@ -215,8 +252,6 @@ ACTIVE_USERS = UsageMetric.ACTIVE_USERS.value
 FEATURE_METRICS = ("feature_reports", "feature_integrations", "feature_automations")
 # Share of a day's active users who use each key feature at a healthy account (low, high).
 _FEATURE_SHARES = ((0.35, 0.6), (0.1, 0.3), (0.15, 0.4))
-# Monthly active users exceed the daily ones: licence utilisation (30 days) over daily share.
-_MONTHLY_OVER_DAILY = 1.1
 # Pre-churn MRR of a churned account by tier (theirs is 0 now).
 _CHURNED_MRR = {Tier.ENTERPRISE: (8000, 40000), Tier.GROWTH: (1500, 8000), Tier.STARTER: (99, 1500)}
 # The churn and comeback of a reactivated account, between which nothing else changes.
@@ -279,8 +314,13 @@ class _AccountHistory:
     usage_to: float = 0.0  # ... and on the last day with usage
     feature_shares: tuple[float, ...] = ()
     feature_fade: float = 0.0  # how far feature use falls over the 90 days (at risk)
-    risk_from: float = 0.0  # 0 = all well, 1 = about to leave; drives the health inputs
+    risk_from: float = 0.0  # 0 = all well, 1 = about to leave; drives the support inputs
     risk_to: float = 0.0
+    # What the seeded rows say, for the health inputs (see _health_inputs):
+    active_users: list[int | None] = field(default_factory=list)  # per usage day, as written
+    touched: list[date] = field(default_factory=list)  # touchpoint days, in order
+    nps: list[tuple[date, int]] = field(default_factory=list)  # (day answered, score)
+    milestones: list[tuple[date, bool]] = field(default_factory=list)  # (due, done on time)
 
     @property
     def created_day(self) -> date:
@@ -499,7 +539,7 @@ def _draw_usage(rng: random.Random, history: _AccountHistory) -> None:
         history.usage_from = rng.uniform(0.6, 0.95)
         history.usage_to = min(0.95, max(0.6, history.usage_from + rng.uniform(-0.05, 0.05)))
         history.feature_fade = 0.0
-        # Even happy customers have the odd breach, a lukewarm survey, a late check-in.
+        # Even happy customers have the odd SLA breach or urgent ticket.
         history.risk_from = history.risk_to = rng.uniform(0.1, 0.45)
     elif history.story == "at_risk":
         history.usage_from = rng.uniform(0.5, 0.65)
@@ -528,12 +568,14 @@ def _usage_rows(
         end = history.churn_day or today
         seats = history.seats
         shares = history.feature_shares
-        for day in days:
+        history.active_users = [None] * USAGE_DAYS
+        for index, day in enumerate(days):
             if day < start or day >= end:
                 continue
             t = history.trend(day, first)
             share = history.usage_from + (history.usage_to - history.usage_from) * t
             active = min(seats, max(0, round(seats * share * (1 + rng.uniform(-0.06, 0.06)))))
+            history.active_users[index] = active
             yield (history.id, day, ACTIVE_USERS, active)
             fade = 1 - history.feature_fade * t
             for metric, feature_share in zip(FEATURE_METRICS, shares, strict=True):
@@ -546,43 +588,67 @@ def _usage_rows(
 
 
 def _health_inputs(
-    rng: random.Random, history: _AccountHistory, day: date, first: date
+    rng: random.Random, history: _AccountHistory, day: date, first: date, model: HealthModel
 ) -> HealthInputs:
-    """Synthetic raw inputs on `day` that follow the account's story: usage as seeded,
-    support and sentiment worsening with the risk, touchpoints thinning out."""
+    """The raw inputs on `day` (a snapshot taken that morning), read from the rows seeded for
+    the account so that the Account 360's health facts agree with its other sections:
+
+    - product usage: the active users of the day before (the last usage row, the one the
+      usage panel shows) over the seats; no data before the usage rows start;
+    - engagement: days since the latest touchpoint on or before `day`; none: no data;
+    - sentiment: the NPS of the answers in the model's window up to `day`; none: no data.
+      CSAT lives in support, which success may not import, so the seed leaves it out; the
+      nightly health job scores it from the real ratings;
+    - plan progress: the active plan's milestones due before `day` and those done on time;
+    - support experience: synthetic (success cannot read tickets), worsening with the
+      story's risk; no escalations (support -> success flags do not exist yet)."""
     t = history.trend(day, first)
     risk = history.risk_from + (history.risk_to - history.risk_from) * t
-    share = history.usage_from + (history.usage_to - history.usage_from) * t
-    utilisation = round(min(100.0, 100 * share * _MONTHLY_OVER_DAILY), 1)
-    active = round(history.seats * utilisation / 100)
-    breaches = round(3 * risk * rng.random())
-    urgent = round(2 * risk * rng.random() + 0.3)
-    tickets_rate = round(rng.uniform(0.2, 1.1) + 2.5 * risk, 1)
-    cadence = check_in_cadence_days(history.tier)
-    nps = max(-100.0, min(100.0, round(rng.uniform(30, 70) - 120 * risk, 1)))
-    csat = max(0.0, min(100.0, round(rng.uniform(85, 98) - 55 * risk, 1)))
-    plan = None
-    if history.stage in _PLANNED_STAGES:
-        due = rng.randint(2, 4)
-        plan = PlanProgressInputs(
-            due_milestones=due, done_on_time=min(due, round(due * (1 - risk) + rng.random() / 2))
+
+    usage = None
+    index = (day - first).days - 1
+    active = history.active_users[index] if 0 <= index < len(history.active_users) else None
+    if active is not None:
+        used_on = day - timedelta(days=1)
+        usage = ProductUsageInputs(
+            utilisation_pct=round(100 * active / history.seats, 1),
+            evidence=(
+                f"{active} of {history.seats} seats active on {used_on.day} {used_on:%b %Y}",
+            ),
         )
+
+    cadence = check_in_cadence_days(history.tier)
+    touched = bisect_right(history.touched, day)
+    engagement = EngagementInputs(
+        days_since_last_touchpoint=(day - history.touched[touched - 1]).days if touched else None,
+        cadence_days=cadence,
+    )
+
+    since = day - timedelta(days=model.sentiment.nps_days)
+    scores = [score for answered, score in history.nps if since <= answered <= day]
+    sentiment = SentimentInputs(
+        nps=nps_from_counts(
+            responses=len(scores),
+            promoters=sum(score >= 9 for score in scores),
+            detractors=sum(score <= 6 for score in scores),
+        )
+    )
+
+    plan = None
+    if history.milestones:
+        due = [on_time for due_day, on_time in history.milestones if due_day < day]
+        plan = PlanProgressInputs(due_milestones=len(due), done_on_time=sum(due))
+
     return HealthInputs(
-        product_usage=ProductUsageInputs(
-            utilisation_pct=utilisation,
-            evidence=(f"{active} of {history.seats} seats active in 30 days",),
-        ),
+        product_usage=usage,
         support_experience=SupportExperienceInputs(
-            sla_breaches=breaches,
-            urgent_tickets=urgent,
-            tickets_per_10_seats=tickets_rate,
-            open_escalations=1 if risk > 0.75 else 0,
+            sla_breaches=round(3 * risk * rng.random()),
+            urgent_tickets=round(2 * risk * rng.random() + 0.3),
+            tickets_per_10_seats=round(rng.uniform(0.2, 1.1) + 2.5 * risk, 1),
+            open_escalations=None,
         ),
-        sentiment=SentimentInputs(nps=nps, csat=csat),
-        engagement=EngagementInputs(
-            days_since_last_touchpoint=round(cadence * (rng.uniform(0.1, 1.1) + 2.2 * risk)),
-            cadence_days=cadence,
-        ),
+        sentiment=sentiment,
+        engagement=engagement,
         plan_progress=plan,
     )
 
@@ -609,7 +675,7 @@ def _health_rows(
         for day in days:
             if day < start or (history.churn_day is not None and day >= history.churn_day):
                 continue
-            result = health_score(_health_inputs(rng, history, day, first), model)
+            result = health_score(_health_inputs(rng, history, day, first, model), model)
             score = None if result.score is None else Decimal(str(result.score)).quantize(tenth)
             band = "" if result.band is None else str(result.band)
             yield (
@@ -740,7 +806,10 @@ def seed_success_history(
         for day, stage in _lifecycle_moves(rng, history, today):
             moves.append((history.id, stage_before, stage, _aware(day, rng), history.csm_id, ""))
             stage_before = stage
-        answers.extend(_nps_rows(rng, history, now, today))
+        answered = _nps_rows(rng, history, now, today)
+        history.nps = [(timezone.localtime(row[4]).date(), row[2]) for row in answered]
+        answers.extend(answered)
+    _read_seeded_rows(histories)
     settings_row = HealthModelSettings.objects.filter(pk=HealthModelSettings.SINGLETON_ID).first()
     model = settings_row.to_model() if settings_row else DEFAULT_MODEL
 
@@ -807,6 +876,26 @@ def seed_success_history(
         )
     _copy_health_onto_accounts(ids, today=today, now=now)
     return counts
+
+
+def _read_seeded_rows(histories: list[_AccountHistory]) -> None:
+    """The touchpoint days and active plans' milestones seed_success wrote for these
+    accounts, onto their histories: two queries whatever the number of accounts."""
+    by_id = {history.id: history for history in histories}
+    for account_id, day in (
+        Touchpoint.objects.filter(account_id__in=by_id)
+        .annotate(day=TruncDate("happened_at"))
+        .order_by("account_id", "happened_at")
+        .values_list("account_id", "day")
+    ):
+        by_id[account_id].touched.append(day)
+    for account_id, due, status, done_at in (
+        PlanMilestone.objects.filter(plan__account_id__in=by_id, plan__status=PlanStatus.ACTIVE)
+        .exclude(status=MilestoneStatus.SKIPPED)
+        .values_list("plan__account_id", "due_date", "status", "done_at")
+    ):
+        on_time = status == MilestoneStatus.DONE and done_at is not None and done_at <= due
+        by_id[account_id].milestones.append((due, on_time))
 
 
 def _copy_health_onto_accounts(ids: list[int], *, today: date, now: datetime) -> int:

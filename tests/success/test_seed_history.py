@@ -17,14 +17,18 @@ from accounts.choices import LifecycleStage
 from accounts.models import Account
 from accounts.seed import seed_crm
 from success.choices import RevenueEventKind, SubscriptionStatus
+from success.health import DEFAULT_MODEL
 from success.models import (
     HealthSnapshot,
     LifecycleChange,
     NpsResponse,
+    PlanMilestone,
     RevenueEvent,
     Subscription,
+    Touchpoint,
     UsageDaily,
 )
+from success.plans import check_in_cadence_days
 from success.seed import (
     FEATURE_METRICS,
     HEALTH_WEEKS,
@@ -305,3 +309,103 @@ def test_seed_demo_writes_the_success_history():
     assert RevenueEvent.objects.filter(kind=RevenueEventKind.NEW).count() == 15
     assert UsageDaily.objects.exists()
     assert Account.objects.filter(health_updated_at__isnull=False).exists()
+
+
+def _raw(snapshot: HealthSnapshot, key: str) -> dict | None:
+    (component,) = [c for c in snapshot.components if c["key"] == key]
+    return component["raw"]
+
+
+def test_engagement_counts_the_days_since_the_latest_touchpoint_on_record(world):
+    today = timezone.localdate()
+    touched = defaultdict(list)
+    for account_id, at in Touchpoint.objects.values_list("account_id", "happened_at"):
+        touched[account_id].append(timezone.localtime(at).date())
+    counted = 0
+    for snapshot in HealthSnapshot.objects.all():
+        before = [day for day in touched[snapshot.account_id] if day <= snapshot.day]
+        expected = (snapshot.day - max(before)).days if before else None
+        assert _raw(snapshot, "engagement")["days_since_last_touchpoint"] == expected
+        counted += expected is not None
+    assert counted > HealthSnapshot.objects.count() / 2
+    # At-risk accounts have gone longer without one, in multiples of their tier's cadence.
+    tiers = dict(Account.objects.values_list("pk", "tier"))
+    stories = _stories(world)
+    overdue = defaultdict(list)
+    for account_id, days in touched.items():
+        if not days:
+            continue
+        cadences = (today - max(days)).days / check_in_cadence_days(tiers[account_id])
+        overdue[stories[account_id]].append(cadences)
+    assert mean(overdue["healthy"]) <= 1.2
+    assert mean(overdue["at_risk"]) >= 1.5
+
+
+def test_sentiment_is_the_nps_of_the_answers_in_the_window_and_no_csat(world):
+    window = datetime.timedelta(days=DEFAULT_MODEL.sentiment.nps_days)
+    answers = defaultdict(list)
+    for account_id, at, score in NpsResponse.objects.values_list(
+        "account_id", "responded_at", "score"
+    ):
+        answers[account_id].append((timezone.localtime(at).date(), score))
+    without = 0
+    for snapshot in HealthSnapshot.objects.all():
+        raw = _raw(snapshot, "sentiment")
+        assert raw["csat"] is None  # support's ratings: left to the nightly job
+        scores = [
+            score
+            for day, score in answers[snapshot.account_id]
+            if snapshot.day - window <= day <= snapshot.day
+        ]
+        if not scores:
+            without += 1
+            assert raw["nps"] is None
+            sentiment = next(c for c in snapshot.components if c["key"] == "sentiment")
+            assert sentiment["score"] is None
+            continue
+        promoters = sum(score >= 9 for score in scores)
+        detractors = sum(score <= 6 for score in scores)
+        assert raw["nps"] == pytest.approx(100 * (promoters - detractors) / len(scores))
+    assert 0 < without < HealthSnapshot.objects.count()
+
+
+def test_no_snapshot_claims_an_open_escalation(world):
+    snapshots = list(HealthSnapshot.objects.all())
+    assert snapshots
+    for snapshot in snapshots:
+        assert not _raw(snapshot, "support_experience")["open_escalations"]
+
+
+def test_product_usage_is_the_last_days_active_users_over_the_seats(world):
+    today = timezone.localdate()
+    yesterday = today - datetime.timedelta(days=1)
+    active = dict(
+        UsageDaily.objects.filter(metric="active_users", day=yesterday).values_list(
+            "account_id", "value"
+        )
+    )
+    seats = dict(Account.objects.values_list("pk", "seats"))
+    snapshots = list(HealthSnapshot.objects.filter(day=today))
+    assert snapshots
+    for snapshot in snapshots:
+        raw = _raw(snapshot, "product_usage")
+        if snapshot.account_id not in active:  # started today
+            assert raw is None
+            continue
+        users = active[snapshot.account_id]
+        assert raw["utilisation_pct"] == round(100 * users / seats[snapshot.account_id], 1)
+        assert raw["evidence"][0].startswith(f"{users} of {seats[snapshot.account_id]} seats")
+
+
+def test_plan_progress_counts_the_active_plans_milestones(world):
+    today = timezone.localdate()
+    due = defaultdict(lambda: [0, 0])
+    for account_id, due_date, status, done_at in PlanMilestone.objects.filter(
+        due_date__lt=today
+    ).values_list("plan__account_id", "due_date", "status", "done_at"):
+        due[account_id][0] += 1
+        due[account_id][1] += status == "done" and done_at <= due_date
+    for snapshot in HealthSnapshot.objects.filter(day=today, account_id__in=due):
+        raw = _raw(snapshot, "plan_progress")
+        expected = due[snapshot.account_id]
+        assert [raw["due_milestones"], raw["done_on_time"]] == expected
