@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.choices import Tier
 from accounts.models import Account, Contact, Team
 
-from .choices import (
+from ..choices import (
     PRIORITY_RANK,
     UNSOLVED,
     Channel,
@@ -441,7 +441,7 @@ class BusinessCalendar(models.Model):
 
     def to_calendar(self, intervals: "list[WorkingInterval] | None" = None):
         """The pure `business_hours.Calendar` (ValueError if the definition is invalid)."""
-        from . import business_hours
+        from .. import business_hours
 
         rows = self.intervals.all() if intervals is None else intervals
         return business_hours.Calendar(

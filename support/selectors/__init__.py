@@ -37,9 +37,9 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 
-from . import business_hours, sla
-from .choices import UNSOLVED, EventKind, Status
-from .models import SLA_RISK_WINDOW, UNSOLVED_Q, Message, SlaPolicy, Ticket, TicketEvent
+from .. import business_hours, sla
+from ..choices import UNSOLVED, EventKind, Status
+from ..models import SLA_RISK_WINDOW, UNSOLVED_Q, Message, SlaPolicy, Ticket, TicketEvent
 
 PAGE_SIZE = 50
 RECENTLY_SOLVED_DAYS = 7

@@ -24,8 +24,8 @@ from django.utils import timezone
 from accounts.choices import Role
 from accounts.models import Account, Contact, Team, User
 
-from . import search, selectors, sla
-from .choices import (
+from .. import search, selectors, sla
+from ..choices import (
     AGENT_SETTABLE,
     UNSOLVED,
     Channel,
@@ -35,7 +35,7 @@ from .choices import (
     Status,
     TicketType,
 )
-from .models import (
+from ..models import (
     SUBJECT_MAX_LENGTH,
     UNSOLVED_Q,
     AgentStatus,
@@ -51,7 +51,7 @@ from .models import (
     TicketEvent,
     WorkingInterval,
 )
-from .rendering import render_markdown
+from ..rendering import render_markdown
 
 BODY_MAX_LENGTH = 100_000
 TAG_MAX_LENGTH = 50
@@ -958,7 +958,7 @@ def sla_settings_delete(*, instance: SlaPolicy | BusinessCalendar) -> None:
 def sla_settings_changed() -> None:
     """After a policy or calendar is saved or deleted: re-evaluate open tickets once the
     transaction commits (in the background)."""
-    from .tasks import unsolved_tickets_sla_refresh_task
+    from ..tasks import unsolved_tickets_sla_refresh_task
 
     transaction.on_commit(unsolved_tickets_sla_refresh_task.delay)
 
