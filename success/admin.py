@@ -1,12 +1,19 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
+from accounts.choices import LifecycleStage, Tier
+
+from . import services
 from .health import DEFAULT_MODEL
 from .models import (
     HealthModelSettings,
     HealthOverride,
     HealthSnapshot,
     LifecycleChange,
+    NpsCampaign,
     NpsResponse,
+    NpsSurveyInvite,
     PlanMilestone,
     PlanObjective,
     PlanTemplate,
@@ -202,10 +209,69 @@ class HealthModelSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(NpsResponse)
 class NpsResponseAdmin(admin.ModelAdmin):
-    list_display = ["responded_at", "account", "contact", "score", "reason"]
-    list_filter = ["score", "responded_at"]
+    list_display = ["responded_at", "account", "contact", "score", "campaign", "reason"]
+    list_filter = ["score", "campaign", "responded_at"]
     search_fields = ["account__name", "contact__name", "contact__email", "reason"]
     autocomplete_fields = ["account", "contact"]
-    list_select_related = ["account", "contact"]
+    list_select_related = ["account", "contact", "campaign"]
     date_hierarchy = "responded_at"
     show_full_result_count = False  # grows with every survey
+
+
+class NpsCampaignForm(forms.ModelForm):
+    tiers = forms.MultipleChoiceField(
+        choices=Tier.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    stages = forms.MultipleChoiceField(
+        choices=LifecycleStage.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = NpsCampaign
+        fields = ["name", "question", "audience", "tiers", "stages"]
+
+
+@admin.register(NpsCampaign)
+class NpsCampaignAdmin(admin.ModelAdmin):
+    """NPS campaigns: create one (audience: all, by tier or by stage), then "Send now"."""
+
+    form = NpsCampaignForm
+    list_display = ["name", "audience", "tiers", "stages", "created_at", "sent_at"]
+    list_filter = ["audience", "sent_at"]
+    search_fields = ["name"]
+    readonly_fields = ["created_by", "created_at", "sent_at"]
+    fields = ["name", "question", "audience", "tiers", "stages", *readonly_fields]
+    actions = ["send_now"]
+
+    def save_model(self, request, obj, form, change):
+        if not change and obj.created_by_id is None:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Send now (invite contacts not asked in the last 90 days)")
+    def send_now(self, request, queryset):
+        for campaign in queryset.order_by("pk"):
+            try:
+                invited = services.nps_campaign_send(campaign=campaign, acting_user=request.user)
+            except ValidationError as error:
+                self.message_user(
+                    request, f"{campaign}: {'; '.join(error.messages)}", messages.ERROR
+                )
+                continue
+            self.message_user(
+                request,
+                f"{campaign}: {invited} contact{'s' if invited != 1 else ''} invited; "
+                "their emails are on their way.",
+                messages.SUCCESS,
+            )
+
+
+@admin.register(NpsSurveyInvite)
+class NpsSurveyInviteAdmin(admin.ModelAdmin):
+    list_display = ["campaign", "contact", "account", "created_at", "sent_at"]
+    list_filter = ["campaign", "sent_at"]
+    search_fields = ["contact__name", "contact__email", "account__name"]
+    list_select_related = ["campaign", "contact", "account"]
+    raw_id_fields = ["campaign", "contact", "account"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False

@@ -56,3 +56,11 @@ class PlanProgressStatus(models.TextChoices):
     ON_TRACK = "on_track", "On track"
     AT_RISK = "at_risk", "At risk"
     OFF_TRACK = "off_track", "Off track"
+
+
+class NpsAudience(models.TextChoices):
+    """Whom an NPS campaign asks: the contacts of every account, or of some tiers or stages."""
+
+    ALL = "all", "All accounts"
+    TIERS = "tiers", "Accounts in selected tiers"
+    STAGES = "stages", "Accounts in selected lifecycle stages"

@@ -181,3 +181,24 @@ class LifecycleStageForm(StyledFormMixin, forms.Form):
     note = forms.CharField(
         label="Note", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+# --- NPS survey (public page, no login) ---------------------------------------------------
+
+NPS_REASON_MAX_LENGTH = 5000
+_NPS_SCORE_ERROR = "Choose a score from 0 (not at all likely) to 10 (extremely likely)."
+
+
+class NpsSurveyForm(forms.Form):
+    score = forms.TypedChoiceField(
+        choices=[(n, str(n)) for n in range(11)],
+        coerce=int,
+        widget=forms.RadioSelect(attrs={"class": "btn-check"}),
+        error_messages={"required": _NPS_SCORE_ERROR, "invalid_choice": _NPS_SCORE_ERROR},
+    )
+    reason = forms.CharField(
+        label="What is the main reason for your score?",
+        required=False,
+        max_length=NPS_REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "form-control"}),
+    )

@@ -3,19 +3,21 @@ import datetime
 import re
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.choices import HealthBand, LifecycleStage
+from accounts.choices import HealthBand, LifecycleStage, Tier
 from accounts.models import Account, Contact
 
 from .choices import (
     REVENUE_GAINS,
     REVENUE_LOSSES,
     MilestoneStatus,
+    NpsAudience,
     PlanStatus,
     RevenueEventKind,
     SubscriptionStatus,
@@ -698,13 +700,94 @@ class HealthModelSettings(models.Model):
 
 # --- Surveys ----------------------------------------------------------------------------------
 
+NPS_DEFAULT_QUESTION = "How likely are you to recommend us to a friend or colleague?"
+
+
+class NpsCampaign(models.Model):
+    """One send of the NPS relationship survey to the contacts of an audience of accounts
+    (all of them, or those in some tiers or lifecycle stages). `sent_at` is set by the first
+    send; sending again invites only the contacts not yet asked (at most once per 90 days)."""
+
+    name = models.CharField(max_length=200)
+    question = models.CharField(max_length=300, default=NPS_DEFAULT_QUESTION)
+    audience = models.CharField(max_length=10, choices=NpsAudience.choices, default=NpsAudience.ALL)
+    tiers = ArrayField(
+        models.CharField(max_length=20, choices=Tier.choices),
+        default=list,
+        blank=True,
+        help_text="Used when the audience is by tier.",
+    )
+    stages = ArrayField(
+        models.CharField(max_length=20, choices=LifecycleStage.choices),
+        default=list,
+        blank=True,
+        help_text="Used when the audience is by lifecycle stage.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "NPS campaign"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.audience == NpsAudience.TIERS and not self.tiers:
+            raise ValidationError({"tiers": "Choose at least one tier, or send to all accounts."})
+        if self.audience == NpsAudience.STAGES and not self.stages:
+            raise ValidationError(
+                {"stages": "Choose at least one lifecycle stage, or send to all accounts."}
+            )
+
+
+class NpsSurveyInvite(models.Model):
+    """A contact asked by one NPS campaign. `created_at` counts for the 90-day rule (nobody is
+    invited twice within 90 days, by any campaign); `sent_at` marks the email as sent, so a
+    retried task never mails twice. `account` is the contact's account when invited."""
+
+    campaign = models.ForeignKey(
+        NpsCampaign, on_delete=models.CASCADE, related_name="invites", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="nps_invites", db_index=False
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "NPS survey invite"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "contact"], name="nps_invite_one_per_campaign_contact"
+            ),
+        ]
+        indexes = [
+            # The 90-day rule: "was this contact invited since ...?"
+            models.Index(fields=["contact", "-created_at"], name="nps_invite_contact_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} → contact {self.contact_id}"
+
 
 class NpsResponse(models.Model):
     """One answer to the NPS survey ("How likely are you to recommend us?", 0-10) from a
     person at a customer account, with their reason. Promoters answer 9-10, detractors 0-6.
 
-    Survey campaigns (which send asked for it) arrive with issue 6; until then a response
-    belongs to its account and, when known, its contact."""
+    `campaign` is the NPS campaign that asked, when the answer came through our survey page
+    (one answer per campaign and contact); responses from other tools have none."""
 
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="nps_responses", db_index=False
@@ -720,11 +803,26 @@ class NpsResponse(models.Model):
     score = models.PositiveSmallIntegerField(validators=[MaxValueValidator(10)])
     reason = models.TextField(blank=True)
     responded_at = models.DateTimeField(default=timezone.now)
+    campaign = models.ForeignKey(
+        NpsCampaign,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="responses",
+        db_index=False,  # served by nps_response_one_per_campaign_contact
+        help_text="The campaign that asked; empty for responses recorded from other tools.",
+    )
 
     class Meta:
         verbose_name = "NPS response"
         ordering = ["-responded_at", "-id"]
         constraints = [
+            # One answer per invite: answering again replaces it (the latest counts). Rows
+            # without a campaign never clash (NULLs are distinct), and the upsert can name
+            # these columns in ON CONFLICT.
+            models.UniqueConstraint(
+                fields=["campaign", "contact"], name="nps_response_one_per_campaign_contact"
+            ),
             models.CheckConstraint(
                 condition=Q(score__gte=0, score__lte=10),
                 name="nps_response_score_0_to_10",

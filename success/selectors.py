@@ -4,6 +4,8 @@ import dataclasses
 import datetime
 from typing import cast
 
+from django.conf import settings
+from django.core import signing
 from django.db.models import (
     BooleanField,
     Case,
@@ -20,6 +22,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -41,6 +44,7 @@ from .models import (
     HealthOverride,
     HealthSnapshot,
     NpsResponse,
+    NpsSurveyInvite,
     PlanMilestone,
     PlanTemplate,
     RevenueEvent,
@@ -547,3 +551,62 @@ def account_health_context(
             account=account, today=today, window_days=model.sentiment.nps_days
         ),
     }
+
+
+# --- NPS surveys ------------------------------------------------------------------------
+
+NPS_SALT = "nps"
+
+
+class NpsLinkInvalid(Exception):
+    """An NPS survey link that was altered or is not one of ours."""
+
+
+class NpsLinkExpired(NpsLinkInvalid):
+    """An NPS survey link older than CX_SURVEY_LINK_MAX_AGE_DAYS."""
+
+
+def _nps_signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=NPS_SALT)
+
+
+def nps_token_make(*, invite_id: int) -> str:
+    """A signed, timestamped token naming one invite (so one campaign and one contact)."""
+    return _nps_signer().sign_object({"i": invite_id}, compress=False)
+
+
+def nps_url(*, invite_id: int, score: int | None = None) -> str:
+    """The NPS survey page's absolute URL (for emails), optionally with a score preselected."""
+    url = settings.CX_BASE_URL.rstrip("/") + reverse(
+        "nps-survey", args=[nps_token_make(invite_id=invite_id)]
+    )
+    return f"{url}?score={score}" if score is not None else url
+
+
+def nps_link_read(token: str) -> int:
+    """The invite id a token names; `NpsLinkExpired` or `NpsLinkInvalid` when unusable."""
+    max_age = datetime.timedelta(days=settings.CX_SURVEY_LINK_MAX_AGE_DAYS)
+    try:
+        payload = _nps_signer().unsign_object(token, max_age=max_age)
+    except signing.SignatureExpired:
+        raise NpsLinkExpired from None
+    except (signing.BadSignature, ValueError, UnicodeError):
+        raise NpsLinkInvalid from None
+    try:
+        return int(payload["i"])
+    except (KeyError, TypeError, ValueError):
+        raise NpsLinkInvalid from None
+
+
+def nps_survey_invite(*, invite_id: int) -> NpsSurveyInvite | None:
+    """An invite with its campaign and contact, for the survey page (one query)."""
+    return (
+        NpsSurveyInvite.objects.select_related("campaign", "contact").filter(pk=invite_id).first()
+    )
+
+
+def nps_invite_response(*, invite: NpsSurveyInvite) -> NpsResponse | None:
+    """The contact's answer to the invite's campaign, if they answered already."""
+    return NpsResponse.objects.filter(
+        campaign_id=invite.campaign_id, contact_id=invite.contact_id
+    ).first()

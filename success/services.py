@@ -7,9 +7,12 @@ import enum
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.mail import EmailMessage, get_connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.choices import STAFF_ROLES, HealthBand, LifecycleStage
@@ -30,6 +33,9 @@ from .models import (
     HealthOverride,
     HealthSnapshot,
     LifecycleChange,
+    NpsCampaign,
+    NpsResponse,
+    NpsSurveyInvite,
     PlanMilestone,
     PlanObjective,
     PlanTemplate,
@@ -40,6 +46,7 @@ from .models import (
     UsageDaily,
 )
 from .plans import milestone_due_date
+from .selectors import nps_url
 
 # A usage batch lists at most this many row errors; the rest are counted.
 USAGE_ERRORS_SHOWN = 20
@@ -640,3 +647,145 @@ def health_override_clear(*, account: Account, acting_user: User) -> HealthOverr
     Account.objects.filter(pk=account.pk).update(health_band=band)
     account.health_band = band
     return override
+
+
+# --- NPS surveys ------------------------------------------------------------------------
+
+# Nobody is asked for NPS more than once in this many days, whichever campaign asks.
+NPS_INVITE_COOLDOWN_DAYS = 90
+# Serialises campaign sends, so two campaigns sent at once cannot both invite one contact.
+_NPS_SEND_LOCK = 0x4E5053  # "NPS"
+
+_NPS_INVITE_SQL = """
+INSERT INTO success_npssurveyinvite (campaign_id, contact_id, account_id, created_at, sent_at)
+SELECT %(campaign)s, c.id, c.account_id, %(now)s, NULL
+FROM accounts_contact c
+JOIN accounts_account a ON a.id = c.account_id
+WHERE c.email <> ''
+  AND (%(audience)s = 'all'
+       OR (%(audience)s = 'tiers' AND a.tier = ANY(%(tiers)s::text[]))
+       OR (%(audience)s = 'stages' AND a.lifecycle_stage = ANY(%(stages)s::text[])))
+  AND NOT EXISTS (
+      SELECT 1 FROM success_npssurveyinvite i
+      WHERE i.contact_id = c.id AND i.created_at > %(cutoff)s
+  )
+ORDER BY c.id
+ON CONFLICT (campaign_id, contact_id) DO NOTHING
+RETURNING id
+"""
+
+
+class NpsSurveyError(Exception):
+    """An NPS answer that cannot be recorded (its invite or account is gone)."""
+
+
+@transaction.atomic
+def nps_campaign_send(
+    *, campaign: NpsCampaign, acting_user: User | None, now: datetime.datetime | None = None
+) -> int:
+    """Invite the audience's contacts who have not been asked (by any campaign) in the last
+    90 days, and email each invite once the transaction commits. Returns how many contacts
+    were newly invited.
+
+    One set-based INSERT ... SELECT ... WHERE NOT EXISTS: running it twice invites nobody
+    twice (the unique (campaign, contact) and the 90-day rule), and invites whose email has
+    not gone out yet are queued again (their task sends each at most once).
+    """
+    campaign.full_clean()
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_NPS_SEND_LOCK])
+        cursor.execute(
+            _NPS_INVITE_SQL,
+            {
+                "campaign": campaign.pk,
+                "now": now,
+                "audience": campaign.audience,
+                "tiers": list(campaign.tiers),
+                "stages": list(campaign.stages),
+                "cutoff": now - datetime.timedelta(days=NPS_INVITE_COOLDOWN_DAYS),
+            },
+        )
+        invited = len(cursor.fetchall())
+    if campaign.sent_at is None:
+        campaign.sent_at = now
+        NpsCampaign.objects.filter(pk=campaign.pk, sent_at__isnull=True).update(sent_at=now)
+    unsent = list(
+        NpsSurveyInvite.objects.filter(campaign=campaign, sent_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if unsent:
+        transaction.on_commit(partial(_nps_invites_enqueue, unsent))
+    return invited
+
+
+def _nps_invites_enqueue(invite_ids: list[int]) -> None:
+    from .tasks import nps_invite_email_task
+
+    for invite_id in invite_ids:
+        nps_invite_email_task.delay(invite_id)
+
+
+def _nps_email(invite: NpsSurveyInvite) -> EmailMessage:
+    first_name = (invite.contact.name or "").split(" ")[0] or "there"
+    scores = "\n".join(f"  {n}: {nps_url(invite_id=invite.pk, score=n)}" for n in range(10, -1, -1))
+    body = (
+        f"Hi {first_name},\n\n"
+        f"{invite.campaign.question}\n"
+        "0 means not at all likely, 10 extremely likely. Choose your score:\n\n"
+        f"{scores}\n\n"
+        "One click opens a short page where you can tell us the main reason for your score. "
+        f"The link works for {settings.CX_SURVEY_LINK_MAX_AGE_DAYS} days.\n"
+    )
+    return EmailMessage(
+        subject="Quick question: how likely are you to recommend us?",
+        body=body,
+        to=[invite.contact.email],
+        headers={"Auto-Submitted": "auto-generated"},  # no auto-replies (RFC 3834)
+    )
+
+
+def nps_invite_email_send(*, invite_id: int) -> bool:
+    """Email one NPS invite, at most once: the invite is claimed by a conditional update in
+    the transaction that sends, so a retry after a failed send tries again and a duplicate
+    task finds nothing to do."""
+    with transaction.atomic():
+        now = timezone.now()
+        if not NpsSurveyInvite.objects.filter(pk=invite_id, sent_at__isnull=True).update(
+            sent_at=now
+        ):
+            return False
+        invite = NpsSurveyInvite.objects.select_related("campaign", "contact").get(pk=invite_id)
+        if not invite.contact.email:
+            return False
+        return bool(get_connection().send_messages([_nps_email(invite)]))
+
+
+@transaction.atomic
+def nps_response_record(*, invite: NpsSurveyInvite, score: int, reason: str) -> NpsResponse:
+    """Record a contact's answer to a campaign (from a signed survey link): insert, or replace
+    their earlier answer (one per campaign and contact; the latest counts).
+
+    No `acting_user`: the contact answers without signing in; the signed link names them.
+    """
+    account_id = invite.account_id or invite.contact.account_id
+    if account_id is None:
+        raise NpsSurveyError("This person is no longer linked to a customer account.")
+    response = NpsResponse(
+        account_id=account_id,
+        contact_id=invite.contact_id,
+        campaign_id=invite.campaign_id,
+        score=score,
+        reason=reason.strip(),
+        responded_at=timezone.now(),
+    )
+    response.clean_fields(exclude=["account", "contact", "campaign"])
+    # One statement, safe against a double submit: INSERT ... ON CONFLICT DO UPDATE.
+    NpsResponse.objects.bulk_create(
+        [response],
+        update_conflicts=True,
+        unique_fields=["campaign", "contact"],
+        update_fields=["account", "score", "reason", "responded_at"],
+    )
+    return response

@@ -13,6 +13,7 @@ import datetime
 from dataclasses import dataclass
 from functools import partial
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -23,13 +24,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.text import capfirst
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.choices import LifecycleStage, Role
 from accounts.models import Account, User
 from accounts.permissions import SUCCESS_STAFF, role_required
 
-from . import services
+from . import selectors, services
 from .choices import MilestoneStatus
 from .filters import (
     PORTFOLIO_FILTER_NAMES,
@@ -42,6 +44,7 @@ from .forms import (
     LifecycleStageForm,
     MilestoneForm,
     MilestoneStatusForm,
+    NpsSurveyForm,
     ObjectiveForm,
     PlanFromTemplateForm,
     TouchpointForm,
@@ -601,3 +604,54 @@ def lifecycle_stage_change(request: HttpRequest, account_id: int) -> HttpRespons
             notice = f"Moved to {stage}." if change else f"Already in {stage}; nothing changed."
             return _answer(request, account, "header", notice=notice)
     return _answer(request, account, "header", status=400, lifecycle_form=form)
+
+
+# --- NPS survey (public: no login, reached by the signed link in the campaign email) -----
+
+
+def _nps_link_problem(request: HttpRequest, *, expired: bool = False, missing: bool = False):
+    """A survey link that cannot be used: expired 410, gone 404, altered 400."""
+    status = 410 if expired else 404 if missing else 400
+    context = {"expired": expired, "missing": missing, "days": settings.CX_SURVEY_LINK_MAX_AGE_DAYS}
+    return render(request, "surveys/link_problem.html", context, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def nps_survey(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invite_id = selectors.nps_link_read(token)
+    except selectors.NpsLinkExpired:
+        return _nps_link_problem(request, expired=True)
+    except selectors.NpsLinkInvalid:
+        return _nps_link_problem(request)
+    invite = selectors.nps_survey_invite(invite_id=invite_id)
+    if invite is None:
+        return _nps_link_problem(request, missing=True)
+    existing = selectors.nps_invite_response(invite=invite)
+    status = 200
+    if request.method == "POST":
+        form = NpsSurveyForm(request.POST)
+        if form.is_valid():
+            try:
+                response = services.nps_response_record(
+                    invite=invite,
+                    score=form.cleaned_data["score"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except services.NpsSurveyError:
+                return _nps_link_problem(request, missing=True)
+            context = {"invite": invite, "response": response, "replaced": existing is not None}
+            return render(request, "success/surveys/nps.html", context)
+        status = 400
+    else:
+        score = request.GET.get("score", "")
+        if score.isdigit() and 0 <= int(score) <= 10:
+            initial = {"score": int(score), "reason": existing.reason if existing else ""}
+        elif existing:
+            initial = {"score": existing.score, "reason": existing.reason}
+        else:
+            initial = {}
+        form = NpsSurveyForm(initial=initial)
+    context = {"invite": invite, "form": form, "existing": existing}
+    return render(request, "success/surveys/nps.html", context, status=status)
