@@ -12,7 +12,7 @@ from .models import Notification
 UNREAD_SHOWN_MAX = 99
 
 # (label, URL name, Bootstrap icon) per role; URL names belong to the app that owns the page.
-_SUPPORT = [("Queue", "support:queue", "inbox")]
+_SUPPORT = [("Queue", "support:queue", "inbox"), ("Knowledge base", "support:kb", "book")]
 _SUCCESS = [("My accounts", "success:home", "building")]
 _REPORTS = [("Reports", "metrics:reports", "graph-up")]
 _ADMIN = [("Admin", "admin:index", "gear")]

@@ -177,3 +177,15 @@ CX_SEARCH_CONFIG = config.str("CX_SEARCH_CONFIG", default="english")
 CX_QUEUE_COUNTS_CACHE_SECONDS = config.int("CX_QUEUE_COUNTS_CACHE_SECONDS", default=10)
 # Where people reach the web UI: links in emails.
 CX_BASE_URL = config.str("CX_BASE_URL", default="http://127.0.0.1:8000")
+# Email channel: the support mailbox (replies come back to support+<token>@its domain),
+# the IMAP mailbox polled by `fetch_mail` (imaps://user:password@host:993/INBOX; empty:
+# polling off), the webhook's shared secret (empty: webhook refuses everything) and the
+# largest message accepted (bigger mail is kept without its attachments; the webhook
+# answers 413).
+CX_SUPPORT_EMAIL = config.str("CX_SUPPORT_EMAIL", default="support@localhost")
+CX_IMAP_URL = config.str("CX_IMAP_URL", default="")
+CX_INBOUND_EMAIL_SECRET = config.str("CX_INBOUND_EMAIL_SECRET", default="")
+CX_INBOUND_EMAIL_MAX_BYTES = config.int("CX_INBOUND_EMAIL_MAX_BYTES", default=25 * 1024 * 1024)
+# Surveys: how long a CSAT/NPS link stays valid, and whether the CSAT page also asks CES.
+CX_SURVEY_LINK_MAX_AGE_DAYS = config.int("CX_SURVEY_LINK_MAX_AGE_DAYS", default=14)
+CX_SURVEY_CES = config.bool("CX_SURVEY_CES", default=True)

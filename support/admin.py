@@ -167,3 +167,7 @@ class CsatResponseAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+# The channels' admin pages, each in its own module.
+from . import admin_email, admin_knowledge, admin_portal  # noqa: E402, F401

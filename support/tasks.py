@@ -29,3 +29,61 @@ def account_tickets_sla_refresh_task(account_id: int) -> int:
 def unsolved_tickets_sla_refresh_task() -> int:
     """Re-evaluate every unsolved ticket's SLA (a policy or calendar changed)."""
     return services.unsolved_tickets_sla_refresh()
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def portal_login_link_send_task(contact_id: int) -> bool:
+    """Make and email a portal sign-in link (the raw token exists only in that email)."""
+    from .services.portal import portal_login_link_send
+
+    return portal_login_link_send(contact_id=contact_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def csat_request_task(ticket_id: int) -> bool:
+    """Email the CSAT survey for a solved ticket (at most once per ticket, however often)."""
+    from .services.surveys import csat_request_send
+
+    return csat_request_send(ticket_id=ticket_id)
+
+
+# Email channel (support/services/email.py).
+@shared_task(
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    max_retries=8,
+)
+def email_reply_send_task(message_id: int) -> bool:
+    """Email an agent's public reply to the requester (idempotent: sent once)."""
+    from .services.email import email_reply_send
+
+    return email_reply_send(message_id=message_id)
+
+
+# Beat runs this every minute; overlapping runs are safe (the Message-ID is unique).
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=270, expires=55)
+def fetch_mail_task() -> int:
+    """Ingest the unseen messages of the support IMAP mailbox (CX_IMAP_URL)."""
+    from .services.email import mailbox_fetch
+
+    return mailbox_fetch().fetched
+
+
+# Beat runs this every five minutes; page views wait in Redis until then.
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=58, expires=240)
+def article_views_flush_task() -> int:
+    """Add the article views counted in Redis to the table (safe to run twice)."""
+    from .services.knowledge import article_views_flush
+
+    return article_views_flush()
+
+
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=150)
+def portal_login_tokens_purge_task() -> int:
+    """Delete portal sign-in links that expired more than a day ago (idempotent)."""
+    from .services.portal import portal_login_tokens_purge
+
+    return portal_login_tokens_purge()

@@ -675,3 +675,9 @@ class CsatResponse(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.ticket_id} rated {self.rating}/5"
+
+
+from .email import *  # noqa: E402, F403
+from .knowledge import *  # noqa: E402, F403
+from .portal import *  # noqa: E402, F403
+from .surveys import *  # noqa: E402, F403

@@ -381,6 +381,8 @@ def ticket_detail(*, number: int) -> Ticket | None:
             "team",
             "merged_into",
             "follow_up_of",
+            "csat_response",  # the CSAT panel (support/templatetags/surveys.py)
+            "csat_request",
         )
         .prefetch_related(
             Prefetch(

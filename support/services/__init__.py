@@ -225,6 +225,9 @@ def _set_status(changes: _Changes, status: str) -> None:
     if status == Status.SOLVED:
         ticket.solved_at = changes.now
         changes.fields.add("solved_at")
+        from .surveys import csat_request_on_solve  # the requester's CSAT email, after commit
+
+        csat_request_on_solve(ticket_id=ticket.pk)
     elif ticket.status == Status.SOLVED and status in UNSOLVED:
         ticket.solved_at = None
         changes.fields.add("solved_at")
@@ -395,6 +398,7 @@ def ticket_reply(
     )
     if public:
         changes.event(EventKind.REPLIED, new=str(message.pk))
+        _email_reply(message.pk)
         if ticket.first_response_at is None and _stops_first_response(ticket, message):
             ticket.first_response_at = message.created_at
             changes.fields.add("first_response_at")
@@ -407,6 +411,13 @@ def ticket_reply(
     _apply_properties(changes, status=status, priority=priority, add_tags=add_tags)
     changes.save()
     return message
+
+
+def _email_reply(message_id: int) -> None:
+    # The email channel sends the reply to the requester after commit (services/email.py).
+    from .email import email_reply_on_commit
+
+    email_reply_on_commit(message_id=message_id)
 
 
 def _stops_first_response(ticket: Ticket, message: Message) -> bool:

@@ -11,8 +11,10 @@ from tqdm import tqdm
 from accounts.models import Account
 from accounts.seed import demo_logins, seed_crm
 from success.seed import seed_plan_templates, seed_success, seed_success_history
+from success.seed_surveys import seed_nps_campaigns
 from support.models import UNSOLVED_Q, Ticket
 from support.seed import seed_sla_clocks, seed_sla_policies, seed_support
+from support.seed_knowledge import seed_knowledge
 
 # Tables emptied by --reset, children first (TRUNCATE ... CASCADE covers the rest).
 _RESET_TABLES = [
@@ -131,10 +133,12 @@ class Command(BaseCommand):
             )
             bar.close()
             history_seconds = time.monotonic() - history_started
+            counts |= seed_nps_campaigns()  # links the NPS answers seeded above
             open_tickets = Ticket.objects.filter(UNSOLVED_Q).count()
             bar = tqdm(total=open_tickets, desc="SLA clocks", unit=" tickets", disable=not show)
             counts |= seed_sla_clocks(progress=lambda _label, n: bar.update(n))
             bar.close()
+            counts |= seed_knowledge(world, seed=seed)
         elapsed = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(
