@@ -1,0 +1,4 @@
+"""metrics' tables, one module per concern: daily metric snapshots (snapshots.py) and
+escalation flags between the teams (escalations.py)."""
+
+from .snapshots import *  # noqa: F403
