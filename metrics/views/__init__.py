@@ -5,8 +5,8 @@ from django.utils.cache import patch_vary_headers
 from accounts.permissions import MANAGERS, STAFF, SUCCESS_STAFF, role_required
 from success.selectors import portfolio
 
-from . import selectors
-from .selectors import TIMELINE_PAGE_SIZE, InvalidCursor, TimelineCursor, account_overview
+from .. import selectors
+from ..selectors import TIMELINE_PAGE_SIZE, InvalidCursor, TimelineCursor, account_overview
 
 
 @role_required(*MANAGERS)

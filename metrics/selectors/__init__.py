@@ -25,7 +25,7 @@ from success.models import (
 from support.choices import Channel, Priority, SlaAlertKind, SlaMetric
 from support.models import UNSOLVED_Q, CsatResponse, SlaAlert, Ticket
 
-from . import formulas
+from .. import formulas
 
 
 def account_overview() -> dict:

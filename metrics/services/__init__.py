@@ -1,0 +1,2 @@
+"""metrics' writes, one module per concern: snapshots, health recomputation, escalation
+flags."""
