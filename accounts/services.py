@@ -5,12 +5,13 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Q, TextField, Value, When
 from django.utils import timezone
 
 from .choices import Role
-from .models import Account, Contact, Notification, Team, User
+from .models import Account, Contact, Notification, SupportAttention, Team, User
 from .selectors import account_for_email
-from .signals import account_tier_changed
+from .signals import ACCOUNT_ACTIVITY_REASONS, account_activity, account_tier_changed
 
 
 def _domain_of(email: str) -> str:
@@ -114,6 +115,18 @@ def account_tier_changed_announce(*, account_id: int) -> None:
     transaction.on_commit(lambda: account_tier_changed.send(sender=Account, account_id=account_id))
 
 
+def account_activity_announce(*, account_id: int | None, reason: str) -> None:
+    """Tell the other apps, once the transaction commits, that something happened to an
+    account that may move its health or escalation flags (see accounts.signals)."""
+    if account_id is None:
+        return
+    if reason not in ACCOUNT_ACTIVITY_REASONS:
+        raise ValueError(f"Unknown account activity: {reason!r}")
+    transaction.on_commit(
+        lambda: account_activity.send(sender=Account, account_id=account_id, reason=reason)
+    )
+
+
 @transaction.atomic
 def account_update(
     *, account: Account, acting_user: User | None = None, **fields: object
@@ -127,6 +140,38 @@ def account_update(
     if account.tier != tier_before:
         account_tier_changed_announce(account_id=account.pk)
     return account
+
+
+def account_support_attention_set(
+    *, attention: str, notes: dict[int, str], since=None
+) -> int:
+    """Set (or, with attention "", clear) what support must keep in mind on the given
+    accounts, each with its note (`notes`: account id → note). Called by metrics when an
+    at-risk flag opens, changes its note or resolves. Only rows that change are written;
+    returns how many."""
+    if attention not in SupportAttention.values:
+        raise ValueError(f"Unknown support attention: {attention!r}")
+    if not notes:
+        return 0
+    if not attention:
+        notes = dict.fromkeys(notes, "")
+    changed = Q()
+    for pk, text in notes.items():
+        changed |= Q(pk=pk) & (~Q(support_attention=attention) | ~Q(support_attention_note=text))
+    return Account.objects.filter(changed).update(
+        support_attention=attention,
+        support_attention_note=Case(
+            *[When(pk=pk, then=Value(text)) for pk, text in notes.items()],
+            output_field=TextField(),
+        ),
+        # A new note on an account already at risk keeps the moment it became so.
+        support_attention_since=Case(
+            When(support_attention=attention, then=F("support_attention_since")),
+            default=Value(since or timezone.now()),
+        )
+        if attention
+        else None,
+    )
 
 
 def notifications_email(*, notification_ids: list[int]) -> int:

@@ -128,6 +128,11 @@ def _percent(part: float | int | Decimal, whole: float | int | Decimal) -> float
     return float(100 * Decimal(part) / Decimal(whole))
 
 
+def percentage(part: float | int | Decimal, whole: float | int | Decimal) -> float | None:
+    """``100 * part / whole``; None when the whole is empty (the pooled form of every rate)."""
+    return _percent(part, whole)
+
+
 def _money(name: str, value: Decimal | int) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise ValueError(f"{name} must be a Decimal amount, got {value!r}")

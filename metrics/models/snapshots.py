@@ -4,10 +4,17 @@ __all__ = ["MetricSnapshot", "SubjectKind"]
 
 
 class SubjectKind(models.TextChoices):
+    """Whom a snapshot row describes. For the last three, subject_id is a fixed code from
+    metrics.catalogue (CHANNEL_IDS, TIER_IDS, BAND_IDS), not a row id."""
+
     COMPANY = "company", "Company"
     ACCOUNT = "account", "Account"
     TEAM = "team", "Team"
     AGENT = "agent", "Agent"
+    CSM = "csm", "CSM portfolio"
+    CHANNEL = "channel", "Channel"
+    TIER = "tier", "Account tier"
+    BAND = "band", "Health band"
 
 
 class MetricSnapshot(models.Model):
