@@ -41,7 +41,8 @@ def portal_login_link_send_task(contact_id: int) -> bool:
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def csat_request_task(ticket_id: int) -> bool:
-    """Email the CSAT survey for a solved ticket (at most once per ticket, however often)."""
+    """Email the CSAT survey for a solved ticket (at most once per ticket, however often).
+    Solving now asks in the solved notification; this serves runs queued before that."""
     from .services.surveys import csat_request_send
 
     return csat_request_send(ticket_id=ticket_id)
@@ -61,6 +62,22 @@ def email_reply_send_task(message_id: int) -> bool:
     from .services.email import email_reply_send
 
     return email_reply_send(message_id=message_id)
+
+
+@shared_task(
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    max_retries=8,
+)
+def ticket_status_email_task(event_id: int) -> bool:
+    """Email the requester that their ticket is pending or solved (idempotent: sent once
+    per status change)."""
+    from .services.email import ticket_status_email_send
+
+    return ticket_status_email_send(event_id=event_id)
 
 
 # Beat runs this every minute; overlapping runs are safe (the Message-ID is unique).

@@ -8,14 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Contact
 
 from ..choices import UNSOLVED, Status
-from ..models import Attachment, Message, PortalDeflection, Ticket
+from ..models import Attachment, CsatResponse, Message, PortalDeflection, Ticket
 from ..models.portal import DEFLECTION_WINDOW
 from . import Page, paginate
 
@@ -35,6 +35,8 @@ _TICKET_COLUMNS = (
     "assignee_id",
     "created_at",
     "updated_at",
+    "solved_at",
+    "merged_into",
     "requester__name",
     "requester__email",
     "assignee__full_name",
@@ -83,8 +85,9 @@ def portal_ticket_counts(*, contact: Contact) -> dict[str, int]:
 
 
 def portal_ticket(*, contact: Contact, number: int) -> Ticket:
-    """One of the contact's tickets with its public thread (`ticket.public_messages`),
-    or Http404 — the same answer whether the ticket does not exist or is someone else's."""
+    """One of the contact's tickets with its public thread (`ticket.public_messages`) and
+    whether it was rated (`ticket.csat_rated`), or Http404 — the same answer whether the
+    ticket does not exist or is someone else's."""
     ticket = (
         portal_tickets(contact=contact)
         .prefetch_related(
@@ -117,6 +120,8 @@ def portal_ticket(*, contact: Contact, number: int) -> Ticket:
                 to_attr="public_messages",
             )
         )
+        # For the "rate this ticket" prompt (selectors.surveys.csat_prompt_for_ticket).
+        .annotate(csat_rated=Exists(CsatResponse.objects.filter(ticket_id=OuterRef("pk"))))
         .filter(pk=number)
         .first()
     )

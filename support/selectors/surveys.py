@@ -24,6 +24,7 @@ __all__ = [
     "csat_for_ticket",
     "csat_link_read",
     "csat_pending_for_contact",
+    "csat_prompt_for_ticket",
     "csat_request_for_ticket",
     "csat_survey_ticket",
     "csat_token_make",
@@ -132,3 +133,29 @@ def csat_pending_for_contact(
     return [
         CsatPrompt(ticket=t, url=csat_url(ticket_id=t.pk, contact_id=contact.pk)) for t in tickets
     ]
+
+
+def csat_prompt_for_ticket(
+    *, contact: Contact, ticket: Ticket, now: datetime | None = None
+) -> CsatPrompt | None:
+    """The rating prompt on one ticket's portal page: for its requester only (the link
+    names them), once it is solved (in the last 14 days), and while it has no rating.
+
+    Free when the ticket carries `csat_rated` (`selectors.portal.portal_ticket` annotates
+    it); otherwise one query.
+    """
+    now = now or timezone.now()
+    if (
+        ticket.requester_id != contact.pk
+        or ticket.status not in (Status.SOLVED, Status.CLOSED)
+        or ticket.merged_into_id is not None
+        or ticket.solved_at is None
+        or ticket.solved_at < now - timedelta(days=CSAT_PROMPT_DAYS)
+    ):
+        return None
+    rated = getattr(ticket, "csat_rated", None)
+    if rated is None:
+        rated = CsatResponse.objects.filter(ticket_id=ticket.pk).exists()
+    if rated:
+        return None
+    return CsatPrompt(ticket=ticket, url=csat_url(ticket_id=ticket.pk, contact_id=contact.pk))

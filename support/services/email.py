@@ -33,18 +33,28 @@ from urllib.parse import unquote, urlparse
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import linebreaks, urlize
 
 from accounts.choices import STAFF_ROLES
 from accounts.models import Contact, User
 from accounts.services import contact_get_or_create
 
-from ..choices import Channel
+from ..choices import Channel, EventKind
+from ..choices import Status as TicketStatus
 from ..mail import EmailParseError, ParsedAttachment, ParsedEmail, parse_email
 from ..mail import synthetic_message_id as _synthetic_message_id
-from ..models import SUBJECT_MAX_LENGTH, EmailThreadId, InboundEmail, Message, Ticket
+from ..models import (
+    SUBJECT_MAX_LENGTH,
+    EmailThreadId,
+    InboundEmail,
+    Message,
+    Ticket,
+    TicketEvent,
+)
 from . import BODY_MAX_LENGTH, _size, ticket_create, ticket_customer_reply, ticket_reply
 
 __all__ = [
@@ -56,6 +66,8 @@ __all__ = [
     "reply_address",
     "reply_token",
     "reply_token_ticket_id",
+    "ticket_status_email_on_commit",
+    "ticket_status_email_send",
 ]
 
 logger = logging.getLogger(__name__)
@@ -106,7 +118,8 @@ def _outbound_message_id(message: Message) -> str:
 
 def _tokens_in(parsed: ParsedEmail) -> list[str]:
     """Candidate tokens: plus-addresses of our mailbox the mail was sent to, and tokens in
-    the Message-IDs it answers (ours look like cx-<message>-<token>@domain)."""
+    the Message-IDs it answers (ours look like cx-<message>-<token>@domain for replies and
+    cx-status-<event>-<token>@domain for status notifications)."""
     local, _ = _support_mailbox()
     found = []
     for address in [*parsed.to, *parsed.cc, *parsed.delivered_to]:
@@ -114,7 +127,7 @@ def _tokens_in(parsed: ParsedEmail) -> list[str]:
         if name.startswith(f"{local}+"):
             found.append(name.removeprefix(f"{local}+"))
     for thread_id in parsed.thread_ids:
-        match = re.fullmatch(r"cx-\d+-(\d+-[0-9a-f]+)@.*", thread_id)
+        match = re.fullmatch(r"cx-(?:status-)?\d+-(\d+-[0-9a-f]+)@.*", thread_id)
         if match:
             found.append(match[1])
     return found
@@ -480,11 +493,35 @@ def _outbound_subject(ticket: Ticket) -> str:
     return f"Re: {subject} [#{ticket.number}]"
 
 
+def _thread_headers(ticket: Ticket, thread_id: EmailThreadId) -> dict[str, str]:
+    """Message-ID, In-Reply-To and References of an outgoing mail (its row already stored),
+    and a request to auto-responders (Exchange out-of-office and the like) not to answer."""
+    headers = {"Message-ID": f"<{thread_id.message_id}>", "X-Auto-Response-Suppress": "All"}
+    references = _thread_references(ticket.pk, thread_id)
+    if references:
+        headers["In-Reply-To"] = f"<{references[-1]}>"
+        headers["References"] = " ".join(f"<{i}>" for i in references)
+    return headers
+
+
+def _claim_outbound_id(ticket: Ticket, message_id: str, message: Message | None) -> EmailThreadId:
+    """The outgoing mail's Message-ID row, written once and locked while sending: a
+    retried or duplicate task waits here for the first to commit, then finds `sent_at`."""
+    row = EmailThreadId(message_id=message_id, ticket=ticket, ticket_message=message, outbound=True)
+    EmailThreadId.objects.bulk_create([row], ignore_conflicts=True)
+    # A reply's row is found by its message (one outbound id each), whatever id it got.
+    found = {"ticket_message": message, "outbound": True} if message else {"message_id": message_id}
+    return EmailThreadId.objects.select_for_update().get(**found)
+
+
 @transaction.atomic
 def email_reply_send(*, message_id: int) -> bool:
     """Email an agent's public reply to the ticket's requester, threaded: a stored
     Message-ID (with the ticket's reply token), In-Reply-To/References of the thread, the
     ticket number in the subject and a Reply-To carrying the token.
+
+    When the same action set the ticket to pending or solved, the reply's email says so
+    (and asks the CSAT question on a ticket's first solve): one email per agent action.
 
     Idempotent: a reply already sent is not sent again (the outbound row is locked while
     sending). Returns whether a mail went out.
@@ -500,39 +537,25 @@ def email_reply_send(*, message_id: int) -> bool:
     requester = ticket.requester
     if requester is None or not requester.email:
         return False
-    EmailThreadId.objects.bulk_create(
-        [
-            EmailThreadId(
-                message_id=_outbound_message_id(message),
-                ticket=ticket,
-                ticket_message=message,
-                outbound=True,
-            )
-        ],
-        ignore_conflicts=True,
-    )
-    thread_id = EmailThreadId.objects.select_for_update().get(ticket_message=message, outbound=True)
+    thread_id = _claim_outbound_id(ticket, _outbound_message_id(message), message)
     if thread_id.sent_at is not None:
         return False
-    references = _thread_references(ticket.pk, thread_id)
-    headers = {
-        "Message-ID": f"<{thread_id.message_id}>",
-        # Ask auto-responders (Exchange out-of-office and the like) not to answer.
-        "X-Auto-Response-Suppress": "All",
-    }
-    if references:
-        headers["In-Reply-To"] = f"<{references[-1]}>"
-        headers["References"] = " ".join(f"<{i}>" for i in references)
+    body, html = message.body, message.body_html
+    status = _status_set_with(message)
+    if status and status == ticket.status:
+        note = _status_note(ticket, status)
+        body = f"{body}\n\n--\n{note}"
+        html = f"{html}\n<hr>\n{linebreaks(urlize(note, autoescape=True))}"
     agent = message.author_user
     mail = EmailMultiAlternatives(
         subject=_outbound_subject(ticket),
-        body=message.body,
+        body=body,
         from_email=formataddr((f"{agent.first_name} (Support)", settings.CX_SUPPORT_EMAIL)),
         to=[formataddr((requester.name, requester.email))],
         reply_to=[reply_address(ticket.pk)],
-        headers=headers,
+        headers=_thread_headers(ticket, thread_id),
     )
-    mail.attach_alternative(message.body_html, "text/html")
+    mail.attach_alternative(html, "text/html")
     sent = get_connection().send_messages([mail])
     thread_id.sent_at = timezone.now()
     thread_id.save(update_fields=["sent_at"])
@@ -544,3 +567,174 @@ def email_reply_on_commit(*, message_id: int) -> None:
     from ..tasks import email_reply_send_task
 
     transaction.on_commit(lambda: email_reply_send_task.delay(message_id))
+
+
+# --- status notifications ---------------------------------------------------------------
+#
+# When an agent sets a ticket to pending ("waiting on you") or solved, the requester hears
+# of it by email, once per transition, threaded with the ticket's mail:
+#
+# - with a public reply in the same action, the reply's email carries the status line (no
+#   second email for one action);
+# - otherwise (status set from the properties, a bulk change, an internal note) a status
+#   notification of its own, keyed by the status-change TicketEvent, goes out; it carries
+#   the status line only, never an internal note.
+#
+# The solved email is the CSAT email too: on a ticket's first solve it asks the CSAT
+# question (the CsatRequest row, unique per ticket, is claimed in the sending
+# transaction); a later re-solve says "solved" without asking again. No separate CSAT mail.
+#
+# Never sent: to a requester without an email address, for a ticket that came from an
+# automatic message (auto-reply, bounce), for a merged ticket, or when the ticket's status
+# moved on before the task ran (a "waiting on you" for a ticket the customer already
+# answered would be wrong).
+
+NOTIFIED_STATUSES = (TicketStatus.PENDING, TicketStatus.SOLVED)
+
+
+def ticket_status_email_on_commit(*, events: Sequence[TicketEvent]) -> None:
+    """Called by the ticket services when a change sets the status to pending or solved;
+    `events` are the change's events so far, the status change last. Queues the
+    notification after commit (a rolled-back change sends nothing)."""
+    status_event = events[-1]
+    if status_event.field != "status" or status_event.new_value not in NOTIFIED_STATUSES:
+        return
+    if any(event.kind == EventKind.REPLIED for event in events):
+        return  # the public reply's email tells the status (email_reply_send)
+    from ..tasks import ticket_status_email_task
+
+    # The event gets its id when the change is saved, before the commit.
+    transaction.on_commit(
+        lambda: status_event.pk and ticket_status_email_task.delay(status_event.pk)
+    )
+
+
+def _status_set_with(message: Message) -> str:
+    """The status (pending or solved) set by the same action as this reply, if any: the
+    ticket services stamp a change's message and events with one time."""
+    return (
+        TicketEvent.objects.filter(
+            ticket_id=message.ticket_id,
+            kind=EventKind.CHANGED,
+            field="status",
+            created_at=message.created_at,
+            new_value__in=NOTIFIED_STATUSES,
+        )
+        .order_by("-pk")
+        .values_list("new_value", flat=True)
+        .first()
+        or ""
+    )
+
+
+def _portal_url(ticket: Ticket) -> str:
+    return settings.CX_BASE_URL.rstrip("/") + reverse("support:portal-ticket", args=[ticket.pk])
+
+
+def _status_note(ticket: Ticket, status: str) -> str:
+    """What the customer reads about the new status (plain text). Asks the CSAT question on
+    a ticket's first solve: call it inside the sending transaction."""
+    from .surveys import csat_question_text, csat_request_claim
+
+    if status == TicketStatus.PENDING:
+        return (
+            f"We are waiting on you: request #{ticket.pk} needs your answer before we can go "
+            "on. Reply to this email, or in the portal:\n"
+            f"{_portal_url(ticket)}\n"
+        )
+    days = settings.CX_SOLVED_TICKETS_CLOSE_AFTER_DAYS
+    note = (
+        f"Request #{ticket.pk} is solved. If something is still not right, reply to this email "
+        f"within {days} days and the request reopens.\n"
+    )
+    if csat_request_claim(ticket=ticket):
+        note += f"\n{csat_question_text(ticket)}"
+    return note
+
+
+def _from_automatic_mail(ticket: Ticket) -> str:
+    """Why the ticket must not be answered automatically: it was opened by an auto-reply or
+    a bounce. The parser already refuses to open tickets for those; this also covers mail
+    let through by an admin's re-run or a daemon address entered by hand."""
+    address = (ticket.requester.email or "").lower()
+    local = address.partition("@")[0]
+    if local in {"mailer-daemon", "postmaster"} or re.fullmatch(r"(do-?)?not?-?reply", local):
+        return f"the requester {address} is an automatic sender"
+    if ticket.channel != Channel.EMAIL:
+        return ""
+    first = InboundEmail.objects.filter(ticket_id=ticket.pk).order_by("pk").only("raw").first()
+    if first is None:
+        return ""
+    try:
+        reason = parse_email(bytes(first.raw)).auto_reply
+    except EmailParseError:
+        return ""
+    return f"it came from an automatic message ({reason})" if reason else ""
+
+
+@transaction.atomic
+def ticket_status_email_send(*, event_id: int) -> bool:
+    """Email the requester that an agent set their ticket to pending or solved (see above).
+
+    Idempotent: the notification's Message-ID (cx-status-<event>-<token>@domain) is stored
+    once and locked while sending, so a retried or duplicate task sends nothing more; a
+    failed send rolls back and the retry reuses the same Message-ID. Returns whether a mail
+    went out.
+    """
+    event = (
+        TicketEvent.objects.filter(
+            pk=event_id, kind=EventKind.CHANGED, field="status", new_value__in=NOTIFIED_STATUSES
+        )
+        .only("pk", "ticket_id", "new_value")
+        .first()
+    )
+    if event is None:
+        return False
+    ticket = Ticket.objects.select_related("requester").filter(pk=event.ticket_id).first()
+    if ticket is None or ticket.merged_into_id is not None or ticket.status != event.new_value:
+        return False  # gone, merged, or its status moved on before the task ran
+    requester = ticket.requester
+    if requester is None or not requester.email:
+        return False
+    automatic = _from_automatic_mail(ticket)
+    if automatic:
+        logger.info("no status email for ticket #%s: %s", ticket.pk, automatic)
+        return False
+    _, domain = _support_mailbox()
+    message_id = f"cx-status-{event.pk}-{reply_token(ticket.pk)}@{domain or 'localhost'}"
+    thread_id = _claim_outbound_id(ticket, message_id, None)
+    if thread_id.sent_at is not None:
+        return False
+    first_name = (requester.name or "").split(" ")[0] or "there"
+    body = f"Hi {first_name},\n\n{_status_note(ticket, event.new_value)}"
+    if event.new_value == TicketStatus.PENDING:
+        last = _last_agent_reply(ticket)
+        if last:
+            quoted = "\n".join(f"> {line}" for line in last.splitlines())
+            body += f"\nOur last message:\n\n{quoted}\n"
+    mail = EmailMessage(
+        subject=_outbound_subject(ticket),
+        body=body,
+        from_email=formataddr(("Support", settings.CX_SUPPORT_EMAIL)),
+        to=[formataddr((requester.name, requester.email))],
+        reply_to=[reply_address(ticket.pk)],
+        # Sent by a rule, not a person: auto-responders must not answer it (RFC 3834).
+        headers={**_thread_headers(ticket, thread_id), "Auto-Submitted": "auto-generated"},
+    )
+    sent = get_connection().send_messages([mail])
+    thread_id.sent_at = timezone.now()
+    thread_id.save(update_fields=["sent_at"])
+    return bool(sent)
+
+
+def _last_agent_reply(ticket: Ticket, limit: int = 2000) -> str:
+    """The agent's latest public reply (never an internal note), cut to `limit`."""
+    body = (
+        Message.objects.filter(ticket_id=ticket.pk, public=True, author_user__isnull=False)
+        .order_by("-created_at", "-pk")
+        .values_list("body", flat=True)
+        .first()
+    )
+    if not body:
+        return ""
+    return body if len(body) <= limit else body[:limit].rstrip() + " …"

@@ -24,6 +24,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 
+from ..choices import EventKind
 from ..models import (
     Article,
     ArticleStatus,
@@ -32,6 +33,7 @@ from ..models import (
     Section,
     Ticket,
     TicketArticleLink,
+    TicketEvent,
 )
 from ..models.knowledge import TITLE_MAX_LENGTH
 from ..rendering import render_markdown
@@ -231,24 +233,44 @@ def article_vote(
 # --- tickets ----------------------------------------------------------------------------
 
 
+# Linking and unlinking show in the ticket's history as a change of its "article" field:
+# linked, new_value is the article's id; unlinked, old_value is. The ticket's version is
+# not bumped: a link changes no property an agent edits, so it never makes a reply stale.
+
+
+def _article_event(ticket: Ticket, acting_user: User | None, *, old: str, new: str) -> None:
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=EventKind.CHANGED,
+        actor=acting_user,
+        field="article",
+        old_value=old,
+        new_value=new,
+    )
+
+
 @transaction.atomic
 def ticket_article_link(
     *, ticket: Ticket, article: Article, acting_user: User | None
 ) -> TicketArticleLink:
-    """Link an article to a ticket (linking twice keeps the first link)."""
+    """Link an article to a ticket (linking twice keeps the first link, and its one event)."""
     if article.status != ArticleStatus.PUBLISHED:
         raise KnowledgeError("Only published articles can be linked to a ticket.")
-    TicketArticleLink.objects.bulk_create(
-        [TicketArticleLink(ticket=ticket, article=article, linked_by=acting_user)],
-        ignore_conflicts=True,
+    # get_or_create retries the read after losing a race on the unique (ticket, article).
+    link, created = TicketArticleLink.objects.get_or_create(
+        ticket=ticket, article=article, defaults={"linked_by": acting_user}
     )
-    return TicketArticleLink.objects.get(ticket=ticket, article=article)
+    if created:
+        _article_event(ticket, acting_user, old="", new=str(article.pk))
+    return link
 
 
 @transaction.atomic
 def ticket_article_unlink(*, ticket: Ticket, article_id: int, acting_user: User | None) -> bool:
-    """Remove the link; False when there was none (already removed)."""
+    """Remove the link; False when there was none (already removed: no event)."""
     deleted, _ = TicketArticleLink.objects.filter(ticket=ticket, article_id=article_id).delete()
+    if deleted:
+        _article_event(ticket, acting_user, old=str(article_id), new="")
     return bool(deleted)
 
 

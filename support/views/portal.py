@@ -36,6 +36,7 @@ from ..forms_portal import (
 )
 from ..selectors import BadCursor
 from ..selectors import portal as portal_selectors
+from ..selectors import surveys as survey_selectors
 from ..services import TicketError, ticket_customer_reply
 from ..services import portal as portal_services
 from ..ticket_forms import add_service_errors
@@ -211,6 +212,7 @@ def portal_home(request: HttpRequest) -> HttpResponse:
         "page": page,
         "status": status,
         "counts": portal_selectors.portal_ticket_counts(contact=request.contact),
+        "csat_prompts": survey_selectors.csat_pending_for_contact(contact=request.contact),
     }
     return render(request, "support/portal/home.html", context)
 
@@ -219,7 +221,14 @@ def _ticket_page(
     request: HttpRequest, number: int, *, form: PortalReplyForm | None = None, status: int = 200
 ) -> HttpResponse:
     ticket = portal_selectors.portal_ticket(contact=request.contact, number=number)
-    context = {"ticket": ticket, "contact": request.contact, "form": form or PortalReplyForm()}
+    context = {
+        "ticket": ticket,
+        "contact": request.contact,
+        "form": form or PortalReplyForm(),
+        "csat_prompt": survey_selectors.csat_prompt_for_ticket(
+            contact=request.contact, ticket=ticket
+        ),
+    }
     template = "support/portal/ticket.html"
     if request.htmx and not request.htmx.boosted:
         template += "#conversation"

@@ -37,7 +37,7 @@ from accounts.services import contact_get_or_create
 
 from .. import presence, selectors, services, sla
 from ..choices import EventKind, Priority, Status, TicketType
-from ..models import Attachment, Macro, SlaPolicy, Ticket, TicketEvent
+from ..models import Article, Attachment, Macro, SlaPolicy, Ticket, TicketEvent
 from ..ticket_forms import (
     MergeForm,
     ReplyForm,
@@ -152,6 +152,22 @@ def ticket_history(
         else {}
     )
     authors = {str(m.pk): m.author_contact.name for m in ticket.messages.all() if m.author_contact}
+    # Knowledge base links (services/knowledge.py): the articles' titles, one query.
+    article_ids = {
+        int(v)
+        for event in events
+        if event.field == "article"
+        for v in (event.old_value, event.new_value)
+        if v.isdigit()
+    }
+    articles = (
+        {
+            str(pk): title
+            for pk, title in Article.objects.filter(pk__in=article_ids).values_list("pk", "title")
+        }
+        if article_ids
+        else {}
+    )
 
     def shown(field: str, value: str) -> str:
         if not value:
@@ -172,6 +188,11 @@ def ticket_history(
         actor, number = who(event), None
         if event.kind == EventKind.CREATED:
             text = f"{actor} opened the ticket"
+        elif event.kind == EventKind.CHANGED and event.field == "article":
+            article_id = event.new_value or event.old_value
+            title = articles.get(article_id, f"a deleted article (#{article_id})")
+            verb = "linked" if event.new_value else "unlinked"
+            text = f"{actor} {verb} the article “{title}”"
         elif event.kind == EventKind.CHANGED:
             label = event.field.replace("_", " ")
             text = (

@@ -1,13 +1,17 @@
 """The same Message-ID ingested at the same moment on two real database connections: the
-unique constraint decides, exactly one ticket is created."""
+unique constraint decides, exactly one ticket is created. Two workers sending the same
+status notification at once send one mail."""
 
 import uuid
 
 import pytest
+from django.core import mail as outbox
 
-from support.models import InboundEmail, Message, Ticket
-from support.services.email import email_ingest
-from tests.factories import AccountFactory
+from support import services
+from support.choices import Status
+from support.models import EmailThreadId, InboundEmail, Message, Ticket, TicketEvent
+from support.services.email import email_ingest, ticket_status_email_send
+from tests.factories import AccountFactory, UserFactory
 from tests.support.test_concurrency import run_together
 from tests.support.test_email_ingest import make_mail
 
@@ -50,3 +54,26 @@ def test_two_connections_replying_by_the_same_message_id_add_one_message():
 
     assert outcomes[0].pk == outcomes[1].pk, outcomes
     assert ticket.messages.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_sending_the_same_status_notification_send_one_mail(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    AccountFactory(domains=["acme.test"])
+    agent = UserFactory(role="agent")
+    for round_number in range(3):
+        ticket = email_ingest(raw=make_mail(message_id=f"s{round_number}"), source="imap").ticket
+        services.ticket_update(
+            ticket_id=ticket.pk, acting_user=agent, expected_version=None, status=Status.PENDING
+        )
+        event = TicketEvent.objects.filter(ticket=ticket, field="status").latest("pk")
+        outbox.outbox = []
+
+        outcomes = run_together(
+            lambda event=event: ticket_status_email_send(event_id=event.pk),
+            lambda event=event: ticket_status_email_send(event_id=event.pk),
+        )
+
+        assert sorted(outcomes) == [False, True], outcomes
+        assert len(outbox.outbox) == 1
+        assert EmailThreadId.objects.filter(ticket=ticket, outbound=True).count() == 1

@@ -1,8 +1,9 @@
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
-from support.choices import Status
-from support.models import Article, ArticleStatus, ArticleVote, TicketArticleLink
+from support.choices import EventKind, Status
+from support.models import Article, ArticleStatus, ArticleVote, TicketArticleLink, TicketEvent
 from support.selectors.knowledge import article_usefulness, articles_for_staff, articles_stale
 from support.services import knowledge as services
 from tests.factories import TicketFactory
@@ -105,6 +106,44 @@ def test_usefulness_counts_solved_linked_tickets(agent):
         ticket=solved, article_id=article.pk, acting_user=agent
     )
     assert article_usefulness(article_ids=[article.pk]) == {article.pk: 1}
+
+
+def test_linking_and_unlinking_write_one_ticket_event_each(agent, client_for):
+    ticket = TicketFactory(status=Status.OPEN)
+    article = make_article(title="Reset your password")
+    version = ticket.version
+
+    services.ticket_article_link(ticket=ticket, article=article, acting_user=agent)
+    services.ticket_article_link(ticket=ticket, article=article, acting_user=agent)  # no-op
+    services.ticket_article_unlink(ticket=ticket, article_id=article.pk, acting_user=agent)
+    services.ticket_article_unlink(ticket=ticket, article_id=article.pk, acting_user=agent)
+
+    events = list(
+        TicketEvent.objects.filter(ticket=ticket, field="article")
+        .order_by("pk")
+        .values_list("kind", "actor", "old_value", "new_value")
+    )
+    assert events == [
+        (EventKind.CHANGED, agent.pk, "", str(article.pk)),
+        (EventKind.CHANGED, agent.pk, str(article.pk), ""),
+    ]
+    ticket.refresh_from_db()
+    assert ticket.version == version  # an agent's open composer does not go stale
+
+    # The ticket's history says who linked which article.
+    page = client_for(agent).get(reverse("support:ticket-detail", args=[ticket.pk]))
+    text = page.content.decode()
+    assert f"{agent} linked the article “Reset your password”" in text
+    assert f"{agent} unlinked the article “Reset your password”" in text
+
+
+def test_a_failed_link_writes_no_event(agent):
+    ticket = TicketFactory()
+    with pytest.raises(services.KnowledgeError):
+        services.ticket_article_link(
+            ticket=ticket, article=make_article(status="draft"), acting_user=agent
+        )
+    assert not TicketEvent.objects.filter(ticket=ticket, field="article").exists()
 
 
 def test_only_published_articles_can_be_linked(agent):

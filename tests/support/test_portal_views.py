@@ -1,16 +1,27 @@
 """The portal's pages: scoping by contact (another customer's ticket is a 404 by every URL),
 public messages only, fixed query counts, replies, new tickets and suggestions."""
 
+import re
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.choices import Role
 from support.choices import Status
 from support.models import Attachment, PortalDeflection, Ticket
+from support.selectors.surveys import csat_link_read
 from support.services import ticket_reply
-from tests.factories import AccountFactory, ContactFactory, MessageFactory, TicketFactory
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    CsatResponseFactory,
+    MessageFactory,
+    TicketFactory,
+)
 
 HOME = reverse("support:portal-home")
 
@@ -198,8 +209,8 @@ def test_list_query_count_is_fixed(make_customer, portal_client, django_assert_m
     for i in range(n):
         ticket_for(admin if i % 2 else colleague)
     client = portal_client(admin)
-    # session, user, contact+account, counts, page
-    with django_assert_max_num_queries(5):
+    # session, user, contact+account, counts, page, CSAT prompt
+    with django_assert_max_num_queries(6):
         assert client.get(HOME).status_code == 200
 
 
@@ -208,14 +219,17 @@ def test_detail_query_count_is_fixed(
     make_customer, portal_client, agent, django_assert_max_num_queries, n
 ):
     me = make_customer()
-    ticket = ticket_for(me, assignee=agent)
+    # Solved and unrated: the rating prompt shows, at no extra query.
+    ticket = ticket_for(me, assignee=agent, status=Status.SOLVED, solved_at=timezone.now())
     for _ in range(n):
         attachment_on(ticket)
         MessageFactory(ticket=ticket, author_user=agent, author_contact=None, body_html="<p>hi</p>")
     client = portal_client(me)
     # session, user, contact, ticket, messages, attachments
     with django_assert_max_num_queries(6):
-        assert client.get(reverse("support:portal-ticket", args=[ticket.pk])).status_code == 200
+        page = client.get(reverse("support:portal-ticket", args=[ticket.pk]))
+    assert page.status_code == 200
+    assert b"Rate this request" in page.content
 
 
 # --- replies ----------------------------------------------------------------------------
@@ -383,3 +397,80 @@ def test_opened_suggestion_then_ticket_is_not_a_deflection(make_customer, portal
     )
     row = PortalDeflection.objects.get()
     assert row.ticket.subject == "Still stuck"
+
+
+# --- the CSAT prompt --------------------------------------------------------------------
+
+
+def survey_links(page) -> list:
+    """The tickets and contacts named by the survey links on a page."""
+    tokens = re.findall(r'/surveys/csat/([^/"]+)/', page.content.decode())
+    return [(link.ticket_id, link.contact_id) for link in map(csat_link_read, tokens)]
+
+
+def test_home_prompts_to_rate_own_solved_unrated_tickets_only(make_customer, portal_client):
+    account = AccountFactory()
+    me = make_customer(account=account, is_account_admin=True)
+    colleague = make_customer(account=account)
+    stranger = make_customer()
+    now = timezone.now()
+    mine = ticket_for(me, status=Status.SOLVED, solved_at=now, subject="Mine to rate")
+    rated = ticket_for(me, status=Status.SOLVED, solved_at=now)
+    CsatResponseFactory(ticket=rated)
+    ticket_for(me, status=Status.OPEN)
+    # An account admin sees a colleague's solved ticket, but only its requester rates it.
+    theirs = ticket_for(colleague, status=Status.SOLVED, solved_at=now)
+    strangers = ticket_for(stranger, status=Status.SOLVED, solved_at=now)
+
+    page = portal_client(me).get(HOME)
+
+    assert b"How did we do?" in page.content
+    assert survey_links(page) == [(mine.pk, me.pk)]
+    # The colleague is prompted for their own ticket, the stranger for theirs alone.
+    assert survey_links(portal_client(colleague).get(HOME)) == [(theirs.pk, colleague.pk)]
+    assert survey_links(portal_client(stranger).get(HOME)) == [(strangers.pk, stranger.pk)]
+
+
+def test_home_shows_no_prompt_when_nothing_waits_for_a_rating(make_customer, portal_client):
+    me = make_customer()
+    ticket_for(me, status=Status.OPEN)
+    page = portal_client(me).get(HOME)
+    assert b"How did we do?" not in page.content
+    assert survey_links(page) == []
+
+
+def test_ticket_page_prompts_its_requester_until_rated(make_customer, portal_client):
+    account = AccountFactory()
+    me = make_customer(account=account)
+    admin = make_customer(account=account, is_account_admin=True)
+    ticket = ticket_for(me, status=Status.SOLVED, solved_at=timezone.now())
+    url = reverse("support:portal-ticket", args=[ticket.pk])
+
+    page = portal_client(me).get(url)
+    assert b"Rate this request" in page.content
+    assert survey_links(page) == [(ticket.pk, me.pk)]
+    # The account admin can read the ticket but is not asked to rate someone else's.
+    assert survey_links(portal_client(admin).get(url)) == []
+
+    CsatResponseFactory(ticket=ticket)
+    assert b"Rate this request" not in portal_client(me).get(url).content
+
+
+def test_ticket_page_shows_no_prompt_before_solved_or_long_after(make_customer, portal_client):
+    me = make_customer()
+    still_open = ticket_for(me, status=Status.PENDING)
+    long_ago = ticket_for(me, status=Status.CLOSED, solved_at=timezone.now() - timedelta(days=30))
+    for ticket in (still_open, long_ago):
+        page = portal_client(me).get(reverse("support:portal-ticket", args=[ticket.pk]))
+        assert b"Rate this request" not in page.content
+
+
+def test_the_prompts_link_opens_the_survey_for_that_ticket(make_customer, portal_client, client):
+    me = make_customer()
+    ticket = ticket_for(me, status=Status.SOLVED, solved_at=timezone.now(), subject="Fix")
+    page = portal_client(me).get(HOME)
+    (path,) = re.findall(r'href="[^"]*(/surveys/csat/[^"]+)"', page.content.decode())
+
+    survey = client.get(path)
+    assert survey.status_code == 200
+    assert f"Request #{ticket.pk}" in survey.content.decode()
