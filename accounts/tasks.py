@@ -3,9 +3,16 @@
 from celery import shared_task
 
 from . import services
+from .api.idempotency import idempotency_keys_purge
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def notifications_email_task(notification_ids: list[int]) -> int:
     """Email these notifications (each at most once, however often this runs)."""
     return services.notifications_email(notification_ids=notification_ids)
+
+
+@shared_task(acks_late=True)
+def idempotency_keys_purge_task() -> int:
+    """Forget API idempotency keys older than 24 hours (a re-run finds nothing to delete)."""
+    return idempotency_keys_purge()

@@ -10,6 +10,10 @@ urlpatterns = [
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications-read"),
     path("notifications/<int:pk>/open/", views.notification_open_view, name="notification-open"),
+    path("profile/api-tokens/", views.api_tokens, name="api-tokens"),
+    path(
+        "profile/api-tokens/<int:pk>/revoke/", views.api_token_revoke_view, name="api-token-revoke"
+    ),
     path(
         "password/",
         auth_views.PasswordChangeView.as_view(form_class=forms.PasswordChangeForm),

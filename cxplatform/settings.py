@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "template_partials",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from /static/ (no CDN)
     "accounts",
     "support",
     "success",
@@ -60,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cxplatform.middleware.SecurityHeadersMiddleware",
+    # Under /api/ only: JSON errors (never an HTML page) and the rate-limit headers.
+    "accounts.api.errors.ApiErrorMiddleware",
 ]
 
 ROOT_URLCONF = "cxplatform.urls"
@@ -128,19 +131,38 @@ CELERY_TASK_TIME_LIMIT = 360
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 
+# The API's foundation lives in accounts/api/ (see its modules' docstrings).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # First, so that "not authenticated" is a 401 with a Bearer challenge.
+        "accounts.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # the browsable API (CSRF)
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.ScopedPermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.ApiRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.ApiCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "accounts.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "accounts.api.schema.ApiAutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Requests a minute per API token (per user for a session).
+CX_API_RATE_LIMIT = config.int("CX_API_RATE_LIMIT", default=700)
 SPECTACULAR_SETTINGS = {
     "TITLE": "CX Platform API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/v1/docs/ loads Swagger UI from /static/ (drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     # One enum for priorities wherever they appear (a ticket's, a policy's conditions).
-    "ENUM_NAME_OVERRIDES": {"PriorityEnum": "support.choices.Priority"},
+    "ENUM_NAME_OVERRIDES": {
+        "PriorityEnum": "support.choices.Priority",
+        "TierEnum": "accounts.choices.Tier",
+    },
 }
 
 # Security: safe by default, relaxed only when DEBUG is on (local development).

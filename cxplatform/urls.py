@@ -17,6 +17,7 @@ urlpatterns = [
     # Survey pages reached from emails, no login (support: CSAT, success: NPS).
     path("surveys/csat/", include("support.survey_urls")),
     path("surveys/nps/", include("success.survey_urls")),
+    path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("support.api.urls")),
     # Raw MIME from the mail provider (shared secret, no session): support/views/email.py.
     path("inbound/email/", include("support.email_urls")),

@@ -1,4 +1,4 @@
-"""One FilterSet for the CSM's portfolio: the home page's table and (later) the accounts API.
+"""The CSM's portfolio filters: the accounts API's FilterSet (accounts.filters) with sorts.
 
 It filters and sorts the queryset of `success.selectors.portfolio_rows`, which carries the
 `health_trend` and `last_touchpoint_at` annotations the sorts need.
@@ -7,12 +7,11 @@ It filters and sorts the queryset of `success.selectors.portfolio_rows`, which c
 from __future__ import annotations
 
 import django_filters as filters
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 
-from accounts.choices import HealthBand, LifecycleStage, Tier
-from accounts.models import Account
+from accounts.filters import NOT_SCORED, AccountFilter
 
-NOT_SCORED = "none"
+__all__ = ["NOT_SCORED", "PORTFOLIO_FILTER_NAMES", "PORTFOLIO_SORTS", "PortfolioFilter"]
 
 # Sort parameter (the URL's `sort=`, "-" in front for descending) -> the column it orders.
 PORTFOLIO_SORTS = {
@@ -50,42 +49,18 @@ class NullsLastOrderingFilter(filters.OrderingFilter):
         return qs.order_by(*ordering, "name", "pk")
 
 
-class PortfolioFilter(filters.FilterSet):
-    q = filters.CharFilter(
-        field_name="name", lookup_expr="icontains", max_length=200, label="Name contains"
-    )
-    # distinct=False: no filter follows a to-many relation, so rows cannot repeat.
-    band = filters.MultipleChoiceFilter(
-        choices=[*HealthBand.choices, (NOT_SCORED, "Not scored")],
-        method="filter_band",
-        label="Health",
-        distinct=False,
-    )
-    tier = filters.MultipleChoiceFilter(choices=Tier.choices, label="Tier", distinct=False)
-    stage = filters.MultipleChoiceFilter(
-        field_name="lifecycle_stage",
-        choices=LifecycleStage.choices,
-        label="Lifecycle stage",
-        distinct=False,
-    )
+class PortfolioFilter(AccountFilter):
+    """The accounts API's filters (q, band, tier, stage and the rest, same parameter names)
+    plus the portfolio's sorts."""
+
     sort = NullsLastOrderingFilter(
         fields={column: param for param, column in PORTFOLIO_SORTS.items()},
         field_labels={column: PORTFOLIO_SORT_LABELS[p] for p, column in PORTFOLIO_SORTS.items()},
         label="Sort",
     )
 
-    class Meta:
-        model = Account
-        fields: list[str] = []
-
-    def filter_band(self, qs: QuerySet, name: str, value: list[str]) -> QuerySet:
-        if not value:
-            return qs
-        bands = [band for band in value if band != NOT_SCORED]
-        condition = Q(health_band__in=bands)
-        if NOT_SCORED in value:
-            condition |= Q(health_band="")
-        return qs.filter(condition)
+    class Meta(AccountFilter.Meta):
+        pass
 
 
 # The filters that narrow the list (as opposed to `sort`, which only orders it).

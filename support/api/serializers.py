@@ -10,6 +10,7 @@ from datetime import date, time
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from accounts.api.serializers import AllowedChoiceField, StrictModelSerializer
 from accounts.choices import Tier
 from accounts.models import Team
 
@@ -25,19 +26,6 @@ from ..models import (
 )
 
 
-class AllowedChoiceField(serializers.ChoiceField):
-    """A choice field whose error names the allowed values, so a client can correct itself."""
-
-    default_error_messages = {
-        "invalid_choice": '"{input}" is not a valid choice. Allowed values: {allowed}.',
-    }
-
-    def fail(self, key: str, **kwargs) -> None:
-        if key == "invalid_choice":
-            kwargs["allowed"] = ", ".join(str(value) for value in self.choices)
-        super().fail(key, **kwargs)
-
-
 def choice_list(choices: list[tuple[str, str]], help_text: str) -> serializers.ListField:
     """An ArrayField of choices; empty (the default) means "any"."""
     return serializers.ListField(
@@ -48,7 +36,7 @@ def choice_list(choices: list[tuple[str, str]], help_text: str) -> serializers.L
 # --- calendars ----------------------------------------------------------------------------
 
 
-class WorkingIntervalSerializer(serializers.ModelSerializer):
+class WorkingIntervalSerializer(StrictModelSerializer):
     weekday = AllowedChoiceField(
         choices=Weekday.choices,
         help_text="0 = Monday ... 6 = Sunday.",
@@ -104,7 +92,7 @@ def calendar_errors(
     return errors
 
 
-class BusinessCalendarSerializer(serializers.ModelSerializer):
+class BusinessCalendarSerializer(StrictModelSerializer):
     intervals = WorkingIntervalSerializer(
         many=True, help_text="The weekly working hours; replaced as a whole on update."
     )
@@ -153,7 +141,7 @@ class BusinessCalendarSerializer(serializers.ModelSerializer):
 # --- policies -----------------------------------------------------------------------------
 
 
-class SlaTargetSerializer(serializers.ModelSerializer):
+class SlaTargetSerializer(StrictModelSerializer):
     priority = AllowedChoiceField(choices=Priority.choices)
     metric = AllowedChoiceField(choices=SlaMetric.choices)
     minutes = serializers.IntegerField(
@@ -168,7 +156,7 @@ class SlaTargetSerializer(serializers.ModelSerializer):
         fields = ["priority", "metric", "minutes"]
 
 
-class SlaPolicySerializer(serializers.ModelSerializer):
+class SlaPolicySerializer(StrictModelSerializer):
     calendar = serializers.PrimaryKeyRelatedField(
         queryset=BusinessCalendar.objects.all(),
         allow_null=True,

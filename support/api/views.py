@@ -1,11 +1,14 @@
-"""REST endpoints for the SLA settings: business-hours calendars and SLA policies."""
+"""REST endpoints for the SLA settings: business-hours calendars and SLA policies.
+
+Built on the API foundation in accounts.api (token scopes, roles, the error shape, cursor
+pages, rate limits, idempotency keys, ETags)."""
 
 from django.db.models import ProtectedError
-from rest_framework import status, viewsets
-from rest_framework.exceptions import APIException
-from rest_framework.pagination import CursorPagination
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from accounts.api.concurrency import ETagDestroyModelMixin
+from accounts.api.errors import Conflict
+from accounts.api.viewsets import ApiModelViewSet
+from accounts.models import ApiScope
 from accounts.permissions import MANAGERS, SUPPORT_STAFF
 
 from .. import services
@@ -13,55 +16,24 @@ from ..models import BusinessCalendar, SlaPolicy
 from .serializers import BusinessCalendarSerializer, SlaPolicySerializer
 
 
-class SlaSettingsPermission(BasePermission):
-    """Support staff may read the SLA settings; only admins and managers may change them.
+class SlaSettingsViewSet(ETagDestroyModelMixin, ApiModelViewSet):
+    """Support staff may read the SLA settings; only admins and managers may change them
+    (with a token: `tickets:read` to read, `admin` to change)."""
 
-    Customers and anonymous visitors get 403 (session authentication sends no challenge, so
-    DRF answers "not authenticated" with 403 rather than 401).
-    """
-
-    message = "Your role does not give access to the SLA settings."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if request.method in SAFE_METHODS:
-            return user.role in SUPPORT_STAFF
-        if user.role not in MANAGERS:
-            if user.role in SUPPORT_STAFF:
-                self.message = "Only admins and managers may change the SLA settings."
-            return False
-        return True
+    read_scope = ApiScope.TICKETS_READ
+    write_scope = ApiScope.ADMIN
+    read_roles = SUPPORT_STAFF
+    write_roles = MANAGERS
+    role_message = "Your role does not give access to the SLA settings."
+    write_role_message = "Only admins and managers may change the SLA settings."
 
 
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The object is still in use."
-    default_code = "conflict"
-
-
-class ByNamePagination(CursorPagination):
-    ordering = ("name",)  # unique, as cursor pagination needs
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
-class ByPositionPagination(CursorPagination):
-    ordering = ("position",)  # unique, and the order in which policies are matched
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
-class BusinessCalendarViewSet(viewsets.ModelViewSet):
+class BusinessCalendarViewSet(SlaSettingsViewSet):
     """Business-hours calendars with their weekly working intervals and holidays."""
 
     queryset = BusinessCalendar.objects.prefetch_related("intervals")
     serializer_class = BusinessCalendarSerializer
-    permission_classes = [SlaSettingsPermission]
-    pagination_class = ByNamePagination
+    cursor_ordering = "name"  # unique, as cursor pagination needs
 
     def perform_destroy(self, instance: BusinessCalendar) -> None:
         try:
@@ -73,13 +45,12 @@ class BusinessCalendarViewSet(viewsets.ModelViewSet):
             ) from None
 
 
-class SlaPolicyViewSet(viewsets.ModelViewSet):
+class SlaPolicyViewSet(SlaSettingsViewSet):
     """SLA policies, matched in `position` order, with their targets."""
 
     queryset = SlaPolicy.objects.prefetch_related("teams", "targets")
     serializer_class = SlaPolicySerializer
-    permission_classes = [SlaSettingsPermission]
-    pagination_class = ByPositionPagination
+    cursor_ordering = "position"  # unique, and the order in which policies are matched
 
     def perform_destroy(self, instance: SlaPolicy) -> None:
         services.sla_settings_delete(instance=instance)

@@ -396,7 +396,7 @@ def test_no_match_empty_state_offers_to_clear_filters(client_for, csm, sortable)
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"band": "purple"}, "Health: Select a valid choice. purple is not one of"),
+        ({"band": "purple"}, "Health band: Select a valid choice. purple is not one of"),
         ({"tier": "platinum"}, "Tier: Select a valid choice."),
         ({"stage": "dormant"}, "Lifecycle stage: Select a valid choice."),
         ({"sort": "colour"}, "Sort: Select a valid choice."),

@@ -60,6 +60,13 @@ def intervals_of(calendar: BusinessCalendar) -> list[tuple[int, time, time]]:
     return list(calendar.intervals.values_list("weekday", "start", "end"))
 
 
+def fields_of(response) -> dict:
+    """The per-field messages of an API error (the shape of accounts.api.errors)."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    return body["error"]["fields"]
+
+
 def messages(errors) -> list[str]:
     """Every message in a DRF error body, however deeply nested."""
     if isinstance(errors, str):
@@ -225,7 +232,7 @@ def test_patch_checks_a_new_time_zone_against_the_saved_intervals(api):
     response = api.patch(f"{CALENDARS}{calendar.pk}/", {"time_zone": "Mars/Olympus"}, format="json")
 
     assert response.status_code == 400
-    assert "Unknown time zone 'Mars/Olympus'" in response.json()["time_zone"][0]
+    assert "Unknown time zone 'Mars/Olympus'" in fields_of(response)["time_zone"][0]
     calendar.refresh_from_db()
     assert calendar.time_zone == "Europe/Berlin"
 
@@ -247,7 +254,7 @@ def test_calendar_in_use_by_a_policy_is_not_deleted(api):
     response = api.delete(f"{CALENDARS}{calendar.pk}/")
 
     assert response.status_code == 409
-    assert "used by SLA policies (Gold)" in response.json()["detail"]
+    assert "used by SLA policies (Gold)" in response.json()["error"]["message"]
     assert BusinessCalendar.objects.filter(pk=calendar.pk).exists()
 
 
@@ -328,7 +335,7 @@ def test_bad_calendar_is_refused_with_the_reason(api, overrides, field, message)
     response = api.post(CALENDARS, calendar_body(**overrides), format="json")
 
     assert response.status_code == 400
-    errors = response.json()
+    errors = fields_of(response)
     assert field in errors
     assert any(message in m for m in messages(errors[field])), errors
     assert not BusinessCalendar.objects.exists()
@@ -337,7 +344,7 @@ def test_bad_calendar_is_refused_with_the_reason(api, overrides, field, message)
 def test_every_wrong_part_of_a_calendar_is_reported_at_once(api):
     body = calendar_body(time_zone="Mars/Olympus", intervals=[])
 
-    errors = api.post(CALENDARS, body, format="json").json()
+    errors = fields_of(api.post(CALENDARS, body, format="json"))
 
     assert set(errors) == {"time_zone", "intervals"}
 
@@ -348,7 +355,7 @@ def test_duplicate_calendar_name_is_refused(api):
     response = api.post(CALENDARS, calendar_body(), format="json")
 
     assert response.status_code == 400
-    assert "already exists" in response.json()["name"][0]
+    assert "already exists" in fields_of(response)["name"][0]
 
 
 def test_bad_update_leaves_the_calendar_as_it_was(api):
@@ -495,12 +502,13 @@ def test_policy_write_is_one_transaction(api):
     policy = make_policy()
     body = policy_body(targets=[{"priority": "low", "metric": "resolution", "minutes": 60}])
 
-    with (
-        mock.patch.object(SlaTarget.objects, "bulk_create", side_effect=RuntimeError("boom")),
-        pytest.raises(RuntimeError),
-    ):
-        api.put(f"{POLICIES}{policy.pk}/", body, format="json")
+    with mock.patch.object(SlaTarget.objects, "bulk_create", side_effect=RuntimeError("boom")):
+        response = api.put(f"{POLICIES}{policy.pk}/", body, format="json")
 
+    # A crash is logged and answered with the API's error shape, never a traceback page.
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "server_error"
+    assert "boom" not in response.content.decode()
     policy.refresh_from_db()
     assert policy.name == "Standard"
     assert policy.targets.count() == 2
@@ -598,7 +606,7 @@ def test_bad_policy_is_refused_with_the_reason(api, overrides, field, message):
     response = api.post(POLICIES, policy_body(**overrides), format="json")
 
     assert response.status_code == 400
-    errors = response.json()
+    errors = fields_of(response)
     assert field in errors
     assert any(message in m for m in messages(errors[field])), errors
     assert not SlaPolicy.objects.exists()
@@ -610,7 +618,7 @@ def test_duplicate_position_is_refused(api):
     response = api.post(POLICIES, policy_body(position=5), format="json")
 
     assert response.status_code == 400
-    assert "already exists" in response.json()["position"][0]
+    assert "already exists" in fields_of(response)["position"][0]
 
 
 def test_bad_update_leaves_the_policy_as_it_was(api):
@@ -661,7 +669,10 @@ def test_other_staff_may_read_but_not_change_sla_settings(api_for, make_user, ro
         api.delete(f"{POLICIES}{policy.pk}/"),
     ]
     assert [r.status_code for r in refused] == [403] * 6
-    assert refused[0].json()["detail"] == "Only admins and managers may change the SLA settings."
+    assert (
+        refused[0].json()["error"]["message"]
+        == "Only admins and managers may change the SLA settings."
+    )
     assert BusinessCalendar.objects.count() == 1
     assert SlaPolicy.objects.get().name == "Standard"
 
@@ -694,7 +705,7 @@ def test_session_writes_need_the_csrf_token(manager):
     response = api.post(CALENDARS, calendar_body(), format="json")
 
     assert response.status_code == 403
-    assert "CSRF" in response.json()["detail"]
+    assert "CSRF" in response.json()["error"]["message"]
 
 
 # --- query counts -------------------------------------------------------------------------

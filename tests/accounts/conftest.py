@@ -1,0 +1,47 @@
+"""Fixtures for the REST API tests (tests/accounts/test_api_*.py)."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import ApiScope
+from accounts.services import api_token_create
+
+ALL_SCOPES = list(ApiScope.values)
+
+
+@pytest.fixture
+def token_client():
+    """An API client authenticated with a new bearer token of `user` with `scopes`."""
+
+    def make(user, scopes=ALL_SCOPES, **fields) -> APIClient:
+        api_token, secret = api_token_create(user=user, name="test", scopes=scopes, **fields)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        client.api_token = api_token
+        client.secret = secret
+        return client
+
+    return make
+
+
+@pytest.fixture
+def session_client():
+    """An API client signed in through the session, as the browsable API is."""
+
+    def make(user, **kwargs) -> APIClient:
+        client = APIClient(**kwargs)
+        client.force_login(user)
+        return client
+
+    return make
+
+
+def error_of(response) -> dict:
+    """The `error` object of an API error response, after checking the shape."""
+    assert response["Content-Type"].startswith("application/json"), response.content[:200]
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "fields"}, body
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    return body["error"]
