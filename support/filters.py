@@ -7,7 +7,7 @@ from django import forms
 from django.db.models import QuerySet
 
 from accounts.choices import Role, Tier
-from accounts.models import Team, User
+from accounts.models import SupportAttention, Team, User
 
 from .choices import Channel, Priority, Status, TicketType
 from .models import Ticket
@@ -57,11 +57,18 @@ class TicketFilter(filters.FilterSet):
         field_name="account__tier", choices=Tier.choices, label="Account tier", distinct=False
     )
     account = filters.NumberFilter(field_name="account_id", min_value=1)
+    # Accounts success marked at risk (metrics' escalation flags write Account.support_attention).
+    at_risk = filters.ChoiceFilter(
+        choices=[("1", "At-risk accounts only")], method="filter_at_risk", label="At-risk account"
+    )
     updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Ticket
         fields: list[str] = []
+
+    def filter_at_risk(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs.filter(account__support_attention=SupportAttention.AT_RISK) if value else qs
 
     def filter_tag(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         return qs.filter(tags__contains=[value.strip().lower()]) if value.strip() else qs

@@ -146,6 +146,12 @@ _PRIORITY_ICONS = {
     "high": mark_safe('<i class="bi bi-arrow-up" aria-hidden="true"></i> '),
 }
 _NO_ACCOUNT = mark_safe('<span class="text-body-secondary">—</span>')
+# First in the cell, so that a long account name cannot push it out of the narrow column.
+_AT_RISK = mark_safe(
+    '<span class="badge text-bg-danger cx-at-risk" title="At-risk account">'
+    '<i class="bi bi-exclamation-triangle-fill" aria-hidden="true"></i>'
+    '<span class="visually-hidden">At-risk account</span></span> '
+)
 _UNASSIGNED = mark_safe('<span class="text-body-secondary">Unassigned</span>')
 
 
@@ -161,6 +167,9 @@ def queue_row(context, ticket) -> str:
         account_html = format_html(
             '{} <span class="cx-tier cx-tier-{}">{}</span>', account.name, account.tier, tier
         )
+        if account.support_attention == "at_risk":
+            account_html = _AT_RISK + account_html
+            account_attrs = format_html(' title="{} · {} · At-risk account"', account.name, tier)
     else:
         account_attrs, account_html = "", _NO_ACCOUNT
     tags = format_html_join(
