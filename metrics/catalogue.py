@@ -8,8 +8,8 @@ which subjects the metric is kept for, and the definition shown on hover in the 
 
 Durations (first response, resolution) are kept as a histogram with geometric buckets, so a
 period's median and p90 can be read from the pooled buckets without keeping every ticket's
-duration: each bucket is 10 % wide, so a percentile read from them is within 5 % of the
-exact one (the reports say "≈"). The mean is exact (sum / count).
+duration: each bucket is 10 % wide, so a percentile read from them lies in the exact one's
+bucket, within 10 % of it (the reports say "≈"). The mean is exact (sum / count).
 """
 
 import math

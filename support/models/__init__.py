@@ -95,6 +95,12 @@ class Ticket(models.Model):
     solved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     reopen_count = models.PositiveIntegerField(default=0)
+    # Business time of the ticket's SLA calendar (pending time excluded), written by the SLA
+    # refresh when the first-response / resolution clock stops; None while it runs, after a
+    # reopen, or without an SLA policy target. Feeds the business-hours FRT and resolution
+    # time reports (metrics snapshots).
+    first_response_business_seconds = models.PositiveIntegerField(null=True, blank=True)
+    resolution_business_seconds = models.PositiveIntegerField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_by_agent = models.BooleanField(
         default=False, help_text="Opened by an agent on the customer's behalf (FRT rule)."
@@ -218,6 +224,20 @@ class Ticket(models.Model):
                 SLA_RISK_WINDOW,
                 name="ticket_unsolved_sla_risk",
                 condition=UNSOLVED_Q & Q(sla_warn_at__isnull=False),
+            ),
+            # Metrics snapshots: first replies of a day, and the backlog at an instant
+            # (tickets done at or after it, created before it: the second column is
+            # checked in the index, so an instant long ago does not visit every row).
+            models.Index(
+                fields=["first_response_at"],
+                name="ticket_first_response_at",
+                condition=Q(first_response_at__isnull=False),
+            ),
+            models.Index(
+                Coalesce("solved_at", "closed_at"),
+                F("created_at"),
+                name="ticket_done_at",
+                condition=Q(status__in=["solved", "closed"]),
             ),
             GinIndex(fields=["tags"], name="ticket_tags_gin"),
             GinIndex(fields=["search_vector"], name="ticket_search_vector_gin"),
@@ -603,6 +623,8 @@ class SlaAlert(models.Model):
             models.Index(
                 fields=["at"], name="sla_alert_pending", condition=Q(recorded_at__isnull=True)
             ),
+            # Metrics snapshots: the breaches of a day.
+            models.Index(fields=["at"], name="sla_alert_breach_at", condition=Q(kind="breach")),
         ]
 
     def __str__(self) -> str:
@@ -671,6 +693,8 @@ class CsatResponse(models.Model):
         indexes = [
             # An account's latest ratings, its 90-day CSAT and its timeline.
             models.Index(fields=["account", "-responded_at"], name="csat_account_responded"),
+            # Metrics snapshots: the ratings of a day.
+            models.Index(fields=["responded_at"], name="csat_responded"),
         ]
 
     def __str__(self) -> str:
