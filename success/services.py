@@ -4,6 +4,7 @@ success plans and touchpoints."""
 import dataclasses
 import datetime
 import enum
+import json
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from accounts.choices import STAFF_ROLES, HealthBand, LifecycleStage
 from accounts.models import Account, Contact, User
+from accounts.services import account_activity_announce
 
 from .choices import (
     REVENUE_GAINS,
@@ -264,6 +266,8 @@ def usage_ingest(*, rows: Iterable[Mapping[str, object]]) -> int:
         unique_fields=["account", "day", "metric"],
         update_fields=["value"],
     )
+    for account_id in sorted({account_id for account_id, _day, _metric, _value in checked}):
+        account_activity_announce(account_id=account_id, reason="usage")
     return len(checked)
 
 
@@ -323,6 +327,8 @@ def milestone_complete(
     milestone.refresh_from_db(fields=["status", "done_at", "completed_by"])
     if not changed and milestone.status == MilestoneStatus.SKIPPED:
         raise ValidationError("This milestone was skipped; it cannot be completed.")
+    if changed:
+        account_activity_announce(account_id=milestone.plan.account_id, reason="milestone")
     return milestone
 
 
@@ -439,6 +445,7 @@ def milestone_set_status(
             done_at=timezone.localdate() if done else None,
             completed_by=acting_user if done else None,
         )
+        account_activity_announce(account_id=milestone.plan.account_id, reason="milestone")
     milestone.refresh_from_db(fields=["status", "done_at", "completed_by"])
     return milestone
 
@@ -497,6 +504,7 @@ def touchpoint_log(
     )
     if participants:
         touchpoint.participants.set(participants)
+    account_activity_announce(account_id=account.pk, reason="touchpoint")
     return touchpoint
 
 
@@ -571,6 +579,91 @@ def health_snapshot_store(
     for name, value in fields.items():
         setattr(account, name, value)
     return snapshot
+
+
+# The accounts are locked first (in id order, as every multi-row writer here does), so an
+# override set or cleared meanwhile is either seen by the store or waits for it.
+_ACCOUNTS_LOCK_SQL = f"""
+SELECT id FROM {Account._meta.db_table} WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE
+"""
+
+# One statement, the rows' JSON parsed once: upsert the snapshots (an unchanged row is not
+# rewritten), and copy score and band onto the accounts.
+_SNAPSHOTS_STORE_SQL = f"""
+WITH r AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb)
+        AS r (account_id bigint, score numeric, band text, components jsonb)
+), stored AS (
+    INSERT INTO {HealthSnapshot._meta.db_table} AS s
+        (account_id, day, score, band, components, created_at)
+    SELECT r.account_id, %(day)s, r.score, r.band, r.components, %(now)s FROM r
+    ON CONFLICT (account_id, day) DO UPDATE
+    SET score = EXCLUDED.score, band = EXCLUDED.band, components = EXCLUDED.components
+    WHERE (s.score, s.band, s.components)
+          IS DISTINCT FROM (EXCLUDED.score, EXCLUDED.band, EXCLUDED.components)
+    RETURNING 1
+), copied AS (
+    UPDATE {Account._meta.db_table} AS a
+    SET health_score = r.score,
+        health_band = COALESCE(
+            (SELECT o.band FROM {HealthOverride._meta.db_table} AS o
+             WHERE o.account_id = a.id AND o.cleared_at IS NULL AND o.expires_on >= %(today)s
+             LIMIT 1),
+            r.band),
+        health_updated_at = %(now)s
+    FROM r
+    WHERE a.id = r.account_id
+      -- A recomputed past day does not overwrite a later day's health on the account.
+      AND NOT EXISTS (
+          SELECT 1 FROM {HealthSnapshot._meta.db_table} AS later
+          WHERE later.account_id = a.id AND later.day > %(day)s
+      )
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM copied)
+"""
+
+
+@transaction.atomic
+def health_snapshots_store_many(*, day: datetime.date, results: Mapping[int, HealthResult]) -> int:
+    """Store many accounts' health for `day` ({account id: result}) and copy it onto the
+    accounts, as health_snapshot_store does for one, in two statements whatever their
+    number: lock the accounts, then upsert the snapshots on (account, day) and update the
+    accounts.
+
+    Storing the same results again changes no snapshot row (an unchanged row is not even
+    rewritten). The accounts' score and updated time follow, and their band unless a
+    health override is in force today; an account that already has a snapshot of a later
+    day keeps its health (a backfilled day does not overwrite today's). Returns the number
+    of snapshots inserted or changed.
+    """
+    if not results:
+        return 0
+    ids = sorted(results)
+    # One JSON document for all rows: scores travel as their shortest decimal text (82.2),
+    # read back exactly as numeric.
+    rows = [
+        {
+            "account_id": account_id,
+            "score": results[account_id].score,
+            "band": "" if results[account_id].band is None else str(results[account_id].band),
+            "components": health_components_json(results[account_id]),
+        }
+        for account_id in ids
+    ]
+    now = timezone.now()
+    params = {
+        "ids": ids,
+        "rows": json.dumps(rows),
+        "day": day,
+        "now": now,
+        "today": timezone.localdate(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_ACCOUNTS_LOCK_SQL, params)
+        cursor.execute(_SNAPSHOTS_STORE_SQL, params)
+        written, _copied = cursor.fetchone()
+    return written
 
 
 @transaction.atomic
@@ -788,4 +881,5 @@ def nps_response_record(*, invite: NpsSurveyInvite, score: int, reason: str) -> 
         unique_fields=["campaign", "contact"],
         update_fields=["account", "score", "reason", "responded_at"],
     )
+    account_activity_announce(account_id=account_id, reason="nps")
     return response
