@@ -7,7 +7,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Now
 from django.urls import reverse
 from django.utils import timezone
 
@@ -118,6 +118,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         return reverse(ROLE_HOME[Role(self.role)])
 
 
+class SupportAttention(models.TextChoices):
+    """What success asks support to keep in mind on every ticket of an account."""
+
+    NONE = "", "None"
+    AT_RISK = "at_risk", "At-risk account"
+
+
 class Account(models.Model):
     """A customer organisation: the unit both support and success work for."""
 
@@ -153,6 +160,22 @@ class Account(models.Model):
     health_score = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
     health_band = models.CharField(max_length=10, choices=HealthBand.choices, blank=True)
     health_updated_at = models.DateTimeField(null=True, blank=True)
+    # Written by metrics' escalation flags (an at-risk flag opens or resolves); read by
+    # support, which may not read metrics: the ticket banner, the queue marker and filter,
+    # and the priority bump of new tickets.
+    support_attention = models.CharField(
+        max_length=20, choices=SupportAttention.choices, blank=True, default="", db_default=""
+    )
+    support_attention_note = models.TextField(
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why: the CSM's note, or the rule's reason.",
+    )
+    support_attention_since = models.DateTimeField(null=True, blank=True)
+    # Written by metrics while the onboarding rule holds a flag on the account (so switching
+    # the rule off in the admin stops it); support tags and routes the account's new tickets.
+    support_onboarding = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["name"]
@@ -163,6 +186,12 @@ class Account(models.Model):
             GinIndex(fields=["domains"], name="account_domains_gin"),
             models.Index(fields=["csm", "name"], name="account_csm_name"),
             models.Index(fields=["renewal_date"], name="account_renewal_date"),
+            # The queue's "at-risk account" filter: the few accounts support must watch.
+            models.Index(
+                fields=["support_attention"],
+                name="account_support_attention",
+                condition=~Q(support_attention=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -192,6 +221,8 @@ class Contact(models.Model):
         default=False, help_text="Sees all of the account's tickets in the portal."
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # The API's `updated_since` filter reads it.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         ordering = ["name"]
@@ -236,3 +267,70 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.title}"
+
+
+class ApiScope(models.TextChoices):
+    """What an API token may do; the token's user's role still applies on top."""
+
+    TICKETS_READ = "tickets:read", "Read tickets"
+    TICKETS_WRITE = "tickets:write", "Write tickets"
+    ACCOUNTS_READ = "accounts:read", "Read accounts and contacts"
+    ACCOUNTS_WRITE = "accounts:write", "Write accounts and contacts"
+    SUCCESS_READ = "success:read", "Read success data"
+    SUCCESS_WRITE = "success:write", "Write success data"
+    METRICS_READ = "metrics:read", "Read metrics"
+    IMPORT = "import", "Import history"
+    WEBHOOKS = "webhooks", "Manage webhooks"
+    ADMIN = "admin", "Administer users and settings"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the REST API, acting as its user within its scopes.
+
+    Only `prefix` (shown in lists, used to find the row) and the SHA-256 of the whole token
+    are stored; the token itself is shown once, when it is created.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = ArrayField(models.CharField(max_length=20, choices=ApiScope.choices), default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="api_token_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class ApiIdempotencyKey(models.Model):
+    """The first response to a POST sent with an `Idempotency-Key` header, replayed to a
+    retry with the same key and body for 24 hours. The row is inserted before the request
+    runs (the unique constraint is the claim), and `response_status` is empty until it ends.
+    """
+
+    owner = models.CharField(max_length=40, help_text="token:<id> or user:<id>")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="api_idempotency_owner_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.key}"

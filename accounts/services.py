@@ -1,15 +1,29 @@
 """Every write to the CRM core."""
 
+import hashlib
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, TextField, Value, When
 from django.utils import timezone
 
 from .choices import Role
-from .models import Account, Contact, Notification, SupportAttention, Team, User
+from .models import (
+    Account,
+    ApiScope,
+    ApiToken,
+    Contact,
+    Notification,
+    SupportAttention,
+    Team,
+    User,
+)
 from .selectors import account_for_email
 from .signals import ACCOUNT_ACTIVITY_REASONS, account_activity, account_tier_changed
 
@@ -142,9 +156,7 @@ def account_update(
     return account
 
 
-def account_support_attention_set(
-    *, attention: str, notes: dict[int, str], since=None
-) -> int:
+def account_support_attention_set(*, attention: str, notes: dict[int, str], since=None) -> int:
     """Set (or, with attention "", clear) what support must keep in mind on the given
     accounts, each with its note (`notes`: account id → note). Called by metrics when an
     at-risk flag opens, changes its note or resolves. Only rows that change are written;
@@ -171,6 +183,17 @@ def account_support_attention_set(
         )
         if attention
         else None,
+    )
+
+
+def account_support_onboarding_set(*, account_ids: Iterable[int], onboarding: bool) -> int:
+    """Mark (or unmark) accounts whose new tickets support handles as onboarding ones.
+    Called by metrics when the onboarding rule's flag opens or resolves; only rows that
+    change are written. Returns how many."""
+    return (
+        Account.objects.filter(pk__in=list(account_ids))
+        .exclude(support_onboarding=onboarding)
+        .update(support_onboarding=onboarding)
     )
 
 
@@ -211,3 +234,134 @@ def notifications_mark_all_read(*, user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).update(
         read_at=timezone.now()
     )
+
+
+# --- contacts and staff (the API's writes) --------------------------------------------------
+
+
+@transaction.atomic
+def contact_create(
+    *, name: str, email: str, account: Account | None = None, title: str = "", phone: str = ""
+) -> Contact:
+    """A new contact; an address already known (in any case) is refused."""
+    email = email.strip().lower()
+    if Contact.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": "A contact with this email already exists."})
+    contact = Contact(
+        name=name.strip() or email.split("@", 1)[0],
+        email=email,
+        account=account or account_for_email(email),
+        title=title,
+        phone=phone,
+    )
+    contact.full_clean()
+    try:
+        with transaction.atomic():
+            contact.save()
+    except IntegrityError:  # a concurrent create of the same address won
+        raise ValidationError({"email": "A contact with this email already exists."}) from None
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, contact: Contact, **fields: object) -> Contact:
+    if "email" in fields:
+        email = str(fields["email"]).strip().lower()
+        if Contact.objects.filter(email__iexact=email).exclude(pk=contact.pk).exists():
+            raise ValidationError({"email": "A contact with this email already exists."})
+        fields["email"] = email
+    for name, value in fields.items():
+        setattr(contact, name, value)
+    contact.full_clean(validate_constraints=False)
+    contact.save()
+    return contact
+
+
+@transaction.atomic
+def staff_user_update(
+    *,
+    user: User,
+    full_name: str | None = None,
+    role: str | None = None,
+    teams: list[Team] | None = None,
+    is_active: bool | None = None,
+) -> User:
+    """Change a staff member's name, role, teams or whether they may sign in."""
+    if user.role == Role.CUSTOMER or role == Role.CUSTOMER:
+        raise ValidationError({"role": "Customers are managed through their contact."})
+    if full_name is not None:
+        user.full_name = full_name.strip()
+    if role is not None:
+        user.role = role
+        user.is_staff = user.is_superuser = role == Role.ADMIN
+    if is_active is not None:
+        user.is_active = is_active
+    user.save()
+    if teams is not None:
+        user.teams.set(teams)
+    return user
+
+
+# --- API tokens --------------------------------------------------------------------------
+
+API_TOKEN_PREFIX = "cx_"
+API_TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def api_token_hash(token: str) -> str:
+    """What is stored of a token: its SHA-256 (the token is 256 random bits, so no slow
+    password hash is needed to resist guessing)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_token_create(
+    *,
+    user: User,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token for `user` and its secret: `cx_<prefix>_<secret>`, shown once."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Give the token a name."})
+    unknown = sorted(set(scopes) - set(ApiScope.values))
+    if unknown:
+        message = f"Unknown scopes: {', '.join(unknown)}. Allowed: {', '.join(ApiScope.values)}."
+        raise ValidationError({"scopes": message})
+    if not scopes:
+        raise ValidationError({"scopes": "Choose at least one scope."})
+    if not user.is_active:
+        raise ValidationError("An inactive user cannot have API tokens.")
+    prefix = secrets.token_hex(4)  # 8 hex characters, shown in lists
+    token = f"{API_TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    api_token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=prefix,
+        key_hash=api_token_hash(token),
+        scopes=[scope for scope in ApiScope.values if scope in scopes],
+        expires_at=expires_at,
+    )
+    return api_token, token
+
+
+def api_token_revoke(*, api_token: ApiToken) -> bool:
+    """Revoke a token now; False if it already was."""
+    return bool(
+        ApiToken.objects.filter(pk=api_token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    )
+
+
+def api_token_touch(*, api_token: ApiToken, now: datetime | None = None) -> None:
+    """Record that the token was used, at most once a minute (not a write per request)."""
+    now = now or timezone.now()
+    stale_before = now - API_TOKEN_TOUCH_INTERVAL
+    if api_token.last_used_at is not None and api_token.last_used_at > stale_before:
+        return
+    ApiToken.objects.filter(pk=api_token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale_before)
+    ).update(last_used_at=now)
+    api_token.last_used_at = now

@@ -26,3 +26,29 @@ BEAT_SCHEDULE["support-portal-login-tokens-purge"] = {
     "task": "support.tasks.portal_login_tokens_purge_task",
     "schedule": crontab(minute=7),
 }
+# Every account's health score for the day (issue 7), at night; events recompute single
+# accounts during the day.
+BEAT_SCHEDULE["metrics-health-recompute"] = {
+    "task": "metrics.tasks.health_recompute_all_task",
+    "schedule": crontab(hour=2, minute=15),
+}
+# The daily metric snapshots (issue 7): yesterday in full after midnight (plus FCR of the
+# week before), and today so far every hour for reports that end today.
+BEAT_SCHEDULE["metrics-snapshots-nightly"] = {
+    "task": "metrics.tasks.snapshots_nightly_task",
+    "schedule": crontab(hour=0, minute=30),
+}
+BEAT_SCHEDULE["metrics-snapshots-today"] = {
+    "task": "metrics.tasks.snapshots_today_task",
+    "schedule": crontab(minute=50),
+}
+# Escalation flags between the teams (issue 7): every rule over all accounts.
+BEAT_SCHEDULE["metrics-escalations-evaluate"] = {
+    "task": "metrics.tasks.escalations_evaluate_task",
+    "schedule": 300.0,
+}
+# API idempotency keys are kept 24 hours, then removed.
+BEAT_SCHEDULE["accounts-idempotency-keys-purge"] = {
+    "task": "accounts.tasks.idempotency_keys_purge_task",
+    "schedule": crontab(minute=23),
+}

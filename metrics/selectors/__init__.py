@@ -26,6 +26,7 @@ from support.choices import Channel, Priority, SlaAlertKind, SlaMetric
 from support.models import UNSOLVED_Q, CsatResponse, SlaAlert, Ticket
 
 from .. import formulas
+from ..models import EscalationFlag, EscalationRule
 
 
 def account_overview() -> dict:
@@ -74,6 +75,8 @@ class Kind(StrEnum):
     NPS = "nps"
     OVERRIDE_SET = "override_set"
     OVERRIDE_CLEARED = "override_cleared"
+    FLAG_RAISED = "flag_raised"
+    FLAG_RESOLVED = "flag_resolved"
 
 
 # Per kind: label, bootstrap icon, badge class (colours keep UI.md's meanings), and the
@@ -92,6 +95,8 @@ KIND_STYLE: dict[str, tuple[str, str, str, str]] = {
     Kind.NPS: ("NPS", "megaphone", "cx-badge-grey", "nps"),
     Kind.OVERRIDE_SET: ("Health override", "pin-angle", "cx-badge-grey", "health"),
     Kind.OVERRIDE_CLEARED: ("Health override", "pin", "cx-badge-grey", "health"),
+    Kind.FLAG_RAISED: ("Escalation", "flag-fill", "cx-badge-red", "escalations"),
+    Kind.FLAG_RESOLVED: ("Escalation", "flag", "cx-badge-green", "escalations"),
 }
 _BAND_TONE = {
     HealthBand.GREEN: "cx-badge-green",
@@ -311,8 +316,29 @@ def _branches() -> list[tuple[str, str, str, str]]:
             FROM {HealthOverride._meta.db_table} x LEFT JOIN {user} u ON u.id = x.cleared_by_id
             WHERE x.account_id = %(account)s AND x.cleared_at IS NOT NULL""",
         ),
-        # Escalation flags between the teams (issue 7, metrics.EscalationFlag) join here as
-        # two more branches, "flag raised" and "flag resolved", in the same column shape.
+        (
+            # Escalation flags between the teams: raised (with the evidence's summary) and
+            # resolved (with the note); each links to the flag's page and its evidence.
+            Kind.FLAG_RAISED,
+            "x.opened_at",
+            "x.id",
+            f"""r.name::text, x.evidence->>'summary', NULL::text, NULL::bigint,
+                r.code::text, x.direction::text, NULL::numeric
+            FROM {EscalationFlag._meta.db_table} x
+            JOIN {EscalationRule._meta.db_table} r ON r.id = x.rule_id
+            WHERE x.account_id = %(account)s""",
+        ),
+        (
+            Kind.FLAG_RESOLVED,
+            "x.resolved_at",
+            "x.id",
+            f"""r.name::text, left(x.resolution_note, 500), u.full_name, NULL::bigint,
+                r.code::text, x.direction::text, NULL::numeric
+            FROM {EscalationFlag._meta.db_table} x
+            JOIN {EscalationRule._meta.db_table} r ON r.id = x.rule_id
+            LEFT JOIN {user} u ON u.id = x.resolved_by_id
+            WHERE x.account_id = %(account)s AND x.resolved_at IS NOT NULL""",
+        ),
     ]
 
 
@@ -431,6 +457,17 @@ def _entry(at, kind, row_id, subject, detail, actor, ticket_id, code_from, code_
         case Kind.OVERRIDE_CLEARED:
             title = f"Health override ({_label(HealthBand, code_from)}) cleared"
             fields["detail"] = f"It said: {detail}" if detail else ""
+        case Kind.FLAG_RAISED | Kind.FLAG_RESOLVED:
+            raised = kind == Kind.FLAG_RAISED
+            title = f"Flag {'raised' if raised else 'resolved'}: {subject}"
+            fields["url"] = EscalationFlag(pk=row_id).get_absolute_url()
+            fields["tone_label"] = "Raised" if raised else "Resolved"
+            if not raised and not actor:
+                fields["actor"] = "automatically"
+            if raised:
+                fields["detail"] = detail or ""
+            else:
+                fields["detail"] = f"Note: {detail}" if detail else ""
         case Kind.NPS:
             score = int(code_from)
             title = f"NPS response: {score}/10"

@@ -21,8 +21,9 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.choices import Role
-from accounts.models import Account, Contact, Team, User
+from accounts.choices import Role, TeamKind
+from accounts.models import Account, Contact, SupportAttention, Team, User
+from accounts.services import account_activity_announce
 
 from .. import search, selectors, sla
 from ..choices import (
@@ -225,9 +226,7 @@ def _set_status(changes: _Changes, status: str) -> None:
     if status == Status.SOLVED:
         ticket.solved_at = changes.now
         changes.fields.add("solved_at")
-        from .surveys import csat_request_on_solve  # the requester's CSAT email, after commit
-
-        csat_request_on_solve(ticket_id=ticket.pk)
+        account_activity_announce(account_id=ticket.account_id, reason="ticket_solved")
     elif ticket.status == Status.SOLVED and status in UNSOLVED:
         ticket.solved_at = None
         changes.fields.add("solved_at")
@@ -235,6 +234,12 @@ def _set_status(changes: _Changes, status: str) -> None:
         ticket.closed_at = changes.now
         changes.fields.add("closed_at")
     changes.set("status", status)
+    if status in (Status.PENDING, Status.SOLVED):
+        # The requester's "waiting on you" / "solved" email (with the CSAT question on a
+        # first solve), after commit; services/email.py.
+        from .email import ticket_status_email_on_commit
+
+        ticket_status_email_on_commit(events=changes.events)
 
 
 def _lock(ticket_id: int) -> Ticket:
@@ -293,6 +298,17 @@ def _add_message(
     return message
 
 
+# Success → support escalation rules that act on new tickets (labels are the events' actor).
+AT_RISK_RULE_LABEL = "rule: at-risk account"
+ONBOARDING_RULE_LABEL = "rule: onboarding"
+ONBOARDING_TAG = "onboarding"
+_PRIORITY_STEP_UP = {
+    Priority.LOW: Priority.NORMAL,
+    Priority.NORMAL: Priority.HIGH,
+    Priority.HIGH: Priority.URGENT,
+}
+
+
 @transaction.atomic
 def ticket_create(
     *,
@@ -317,6 +333,29 @@ def ticket_create(
     body = clean_body(body)
     clean_attachments(attachments)
     on_behalf = acting_user is not None and acting_user.is_staff_member
+    # Success → support rules (METRICS.md), applied before the SLA policy is matched so that
+    # the SLA follows them; each change is logged below with the rule as its actor.
+    tags = clean_tags(tags)
+    rule_changes: list[tuple[str, str, str, str]] = []  # (rule label, field, old, new)
+    account = requester.account
+    if account is not None and account.support_attention == SupportAttention.AT_RISK:
+        raised = _PRIORITY_STEP_UP.get(priority, priority)
+        if raised != priority:
+            rule_changes.append((AT_RISK_RULE_LABEL, "priority", priority, raised))
+            priority = raised
+    if account is not None and account.support_onboarding:
+        if ONBOARDING_TAG not in tags:
+            before = _value(tags)
+            tags = [*tags, ONBOARDING_TAG]
+            rule_changes.append((ONBOARDING_RULE_LABEL, "tags", before, _value(tags)))
+        if team is None and assignee is None:
+            team = (
+                Team.objects.filter(Q(kind=TeamKind.ONBOARDING) | Q(name__iexact="onboarding"))
+                .order_by("pk")
+                .first()
+            )
+            if team is not None:
+                rule_changes.append((ONBOARDING_RULE_LABEL, "team", "", str(team)))
     ticket = Ticket.objects.create(
         subject=subject,
         requester=requester,
@@ -324,7 +363,7 @@ def ticket_create(
         channel=channel,
         priority=priority,
         type=type,
-        tags=clean_tags(tags),
+        tags=tags,
         team=team,
         assignee=assignee,
         created_by_agent=on_behalf,
@@ -337,6 +376,18 @@ def ticket_create(
         actor_label="" if acting_user else "customer",
         created_at=ticket.created_at,
     )
+    TicketEvent.objects.bulk_create(
+        TicketEvent(
+            ticket=ticket,
+            kind=EventKind.CHANGED,
+            actor_label=label,
+            field=name,
+            old_value=old,
+            new_value=new,
+            created_at=ticket.created_at,
+        )
+        for label, name, old, new in rule_changes
+    )
     _add_message(
         ticket,
         body=body,
@@ -348,6 +399,7 @@ def ticket_create(
     )
     ticket_sla_refresh(ticket=ticket, acting_user=acting_user, now=ticket.created_at)
     transaction.on_commit(selectors.queue_counts_forget)
+    account_activity_announce(account_id=ticket.account_id, reason="ticket_created")
     if assignee is None and team is not None:
         ticket_auto_assign(ticket=ticket)
     return ticket
@@ -814,6 +866,29 @@ def sla_columns(match: selectors.SlaMatch | None, clocks: dict[str, sla.Clock]) 
     }
 
 
+def sla_business_durations(ticket: Ticket, clocks: dict[str, sla.Clock]) -> dict:
+    """The business seconds of the stopped first-response and resolution clocks (the
+    reports' business-hours FRT and resolution time); None while a clock runs, when the
+    first response clock was stopped by a solve rather than a reply, or without a target."""
+    first = clocks.get(sla.FIRST_RESPONSE)
+    resolution = clocks.get(sla.RESOLUTION)
+    answered = (
+        first is not None
+        and first.stopped_at is not None
+        and ticket.first_response_at is not None
+        and first.stopped_at == ticket.first_response_at
+    )
+    solved = resolution is not None and resolution.stopped_at is not None
+    return {
+        "first_response_business_seconds": (
+            round(first.elapsed.total_seconds()) if answered else None
+        ),
+        "resolution_business_seconds": (
+            round(resolution.elapsed.total_seconds()) if solved else None
+        ),
+    }
+
+
 def ticket_sla_refresh(
     *,
     ticket: Ticket,
@@ -841,7 +916,7 @@ def ticket_sla_refresh(
     if match is not None:
         history = selectors.ticket_sla_history(ticket)
         clocks = sla.ticket_clocks(history, match.targets, match.calendar, now=now)
-    values = sla_columns(match, clocks)
+    values = sla_columns(match, clocks) | sla_business_durations(ticket, clocks)
     moves = [
         (column, old.isoformat(), new.isoformat())
         for column in _DUE_FIELDS.values()
@@ -992,8 +1067,10 @@ def sla_alerts_record(*, now: datetime | None = None, batch_size: int = 5000) ->
                 _RECORD_ALERTS_SQL,
                 {"now": now, "limit": batch_size, "url_prefix": _ticket_url_prefix()},
             )
-            claimed, events, notification_ids = cursor.fetchone()
+            claimed, events, notification_ids, breached_account_ids = cursor.fetchone()
             written += events
+            for account_id in breached_account_ids or ():
+                account_activity_announce(account_id=account_id, reason="sla_breach")
             if notification_ids:
                 transaction.on_commit(
                     functools.partial(_email_notifications, list(notification_ids))
@@ -1059,5 +1136,8 @@ WITH claimed AS (
     RETURNING id
 )
 SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM events),
-       (SELECT array_agg(id) FROM notified)
+       (SELECT array_agg(id) FROM notified),
+       (SELECT array_agg(DISTINCT t.account_id) FROM recorded r
+        JOIN support_ticket t ON t.id = r.ticket_id
+        WHERE r.kind = 'breach' AND t.account_id IS NOT NULL)
 """

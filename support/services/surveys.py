@@ -1,5 +1,5 @@
-"""CSAT surveys: the one email a requester gets when their ticket is solved, and recording
-their answer (a re-rating replaces the earlier one)."""
+"""CSAT surveys: the question a requester gets (once per ticket) in the email telling them
+their ticket is solved, and recording their answer (a re-rating replaces the earlier one)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Contact
+from accounts.services import account_activity_announce
 
 from ..choices import Status
 from ..models import CsatRequest, CsatResponse, Ticket
 from ..selectors.surveys import csat_url
 
-__all__ = ["SurveyError", "csat_request_on_solve", "csat_request_send", "csat_response_record"]
+__all__ = [
+    "SurveyError",
+    "csat_question_text",
+    "csat_request_claim",
+    "csat_request_send",
+    "csat_response_record",
+]
 
 RATING_LABELS = {
     5: "Very satisfied",
@@ -29,28 +36,44 @@ class SurveyError(Exception):
     """A survey answer that cannot be recorded (its ticket is gone)."""
 
 
-def csat_request_on_solve(*, ticket_id: int) -> None:
-    """Queue the CSAT email for a ticket that is being solved, once the transaction commits
-    (a rolled-back solve sends nothing)."""
-    from ..tasks import csat_request_task
+# A solve does not queue a mail of its own here: the requester's one "solved" email (sent
+# by the email channel, threaded with the ticket's mail) carries the CSAT question the
+# first time the ticket is solved, claimed with `csat_request_claim` in the transaction that
+# sends it. See services/email.py, "status notifications".
 
-    transaction.on_commit(lambda: csat_request_task.delay(ticket_id))
+
+def csat_question_text(ticket: Ticket) -> str:
+    """The CSAT question with one signed link per rating, for a plain-text email."""
+    contact = ticket.requester
+    choices = "\n".join(
+        f"  {n} - {label}: {csat_url(ticket_id=ticket.pk, contact_id=contact.pk, rating=n)}"
+        for n, label in RATING_LABELS.items()
+    )
+    return (
+        "How would you rate the support you received?\n\n"
+        f"{choices}\n\n"
+        "You can add a comment on the next page. The link works for "
+        f"{settings.CX_SURVEY_LINK_MAX_AGE_DAYS} days; you can change your answer until then.\n"
+    )
+
+
+def csat_request_claim(*, ticket: Ticket) -> bool:
+    """Mark the ticket's CSAT survey as sent; False when it already was (at most once per
+    ticket, ever). Call it in the transaction that sends the email: a failed send rolls the
+    marker back and the retry asks again. A concurrent claim waits on the unique ticket."""
+    _, created = CsatRequest.objects.get_or_create(
+        ticket=ticket, defaults={"contact": ticket.requester, "sent_at": timezone.now()}
+    )
+    return created
 
 
 def _csat_email(ticket: Ticket) -> EmailMessage:
     contact = ticket.requester
     first_name = (contact.name or "").split(" ")[0] or "there"
-    choices = "\n".join(
-        f"  {n} - {label}: {csat_url(ticket_id=ticket.pk, contact_id=contact.pk, rating=n)}"
-        for n, label in RATING_LABELS.items()
-    )
     body = (
         f"Hi {first_name},\n\n"
         f"Your request #{ticket.pk} “{ticket.subject}” was solved.\n\n"
-        "How would you rate the support you received?\n\n"
-        f"{choices}\n\n"
-        "You can add a comment on the next page. The link works for "
-        f"{settings.CX_SURVEY_LINK_MAX_AGE_DAYS} days; you can change your answer until then.\n"
+        f"{csat_question_text(ticket)}"
     )
     return EmailMessage(
         subject=f"[#{ticket.pk}] How did we do? {ticket.subject}",
@@ -62,11 +85,11 @@ def _csat_email(ticket: Ticket) -> EmailMessage:
 
 
 def csat_request_send(*, ticket_id: int) -> bool:
-    """Email the requester of a solved ticket the CSAT survey, unless it was already sent.
+    """Email the requester of a solved ticket the CSAT survey on its own, unless it was
+    already sent (with the solved notification or by an earlier run).
 
-    The `CsatRequest` row (unique per ticket) is the marker: it is written in the same
-    transaction that sends, so a failed send leaves no marker (the task retries) and a
-    re-run, a duplicate task or a later re-solve finds it and sends nothing.
+    Solving no longer queues this (the solved notification asks the question); it serves
+    `csat_request_task` runs queued before that change and a manual re-send.
     """
     with transaction.atomic():
         ticket = (
@@ -76,10 +99,7 @@ def csat_request_send(*, ticket_id: int) -> bool:
         )
         if ticket is None or not ticket.requester.email:
             return False  # reopened (or gone) before the task ran: nothing to ask about
-        _, created = CsatRequest.objects.get_or_create(
-            ticket=ticket, defaults={"contact": ticket.requester, "sent_at": timezone.now()}
-        )
-        if not created:
+        if not csat_request_claim(ticket=ticket):
             return False
         return bool(get_connection().send_messages([_csat_email(ticket)]))
 
@@ -115,4 +135,5 @@ def csat_response_record(
         unique_fields=["ticket"],
         update_fields=["account", "contact", "rating", "ces", "comment", "responded_at"],
     )
+    account_activity_announce(account_id=ticket["account_id"], reason="csat")
     return response
