@@ -162,6 +162,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PriorityEnum": "support.choices.Priority",
         "TierEnum": "accounts.choices.Tier",
+        "TicketTypeEnum": "support.choices.TicketType",
+        "ChannelEnum": "support.choices.Channel",
     },
 }
 

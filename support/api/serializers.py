@@ -1,8 +1,9 @@
-"""REST serializers for the SLA settings: business-hours calendars and SLA policies.
+"""REST serializers for the SLA settings (business-hours calendars and SLA policies) and for
+tickets, their messages and the merge command.
 
-Both nest their child rows (a calendar's working intervals, a policy's targets) and write
-them with the parent through the services, replacing them all when they are given on an
-update.
+The SLA serializers nest their child rows (a calendar's working intervals, a policy's
+targets) and write them with the parent through the services, replacing them all when they
+are given on an update.
 """
 
 from datetime import date, time
@@ -10,17 +11,24 @@ from datetime import date, time
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from accounts.api.serializers import AllowedChoiceField, StrictModelSerializer
-from accounts.choices import Tier
-from accounts.models import Team
+from accounts.api.serializers import (
+    AllowedChoiceField,
+    EmailRelatedField,
+    StrictModelSerializer,
+    StrictSerializer,
+)
+from accounts.choices import Role, Tier
+from accounts.models import Team, User
 
 from .. import services
-from ..choices import Channel, Priority, SlaMetric, TicketType
+from ..choices import Channel, Priority, SlaMetric, Status, TicketType
 from ..models import (
     MAX_TARGET_MINUTES,
     BusinessCalendar,
+    Message,
     SlaPolicy,
     SlaTarget,
+    Ticket,
     Weekday,
     WorkingInterval,
 )
@@ -224,3 +232,150 @@ class SlaPolicySerializer(StrictModelSerializer):
             targets=validated_data.pop("targets", None),
             fields=validated_data,
         )
+
+
+# --- tickets ------------------------------------------------------------------------------
+
+
+def assignable_users():
+    """Staff who may be assigned tickets (the services' `_check_assignable` has the rule)."""
+    return User.objects.filter(
+        is_active=True, role__in=[Role.AGENT, Role.ADMIN, Role.MANAGER, Role.CSM]
+    )
+
+
+class TicketSerializer(StrictModelSerializer):
+    """A ticket, addressed by its number. `subject`, `description`, `requester` and `channel`
+    are given on create only; status, priority, type, subject, tags, assignee and team may be
+    changed afterwards (through support.services, with its rules)."""
+
+    number = serializers.IntegerField(source="pk", read_only=True)
+    description = serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=services.BODY_MAX_LENGTH,
+        help_text="Create only (required there): the first message, written by the requester.",
+    )
+    requester = serializers.EmailField(
+        source="requester.email",
+        required=False,
+        help_text="The requester's email; create only (required there). An unknown address "
+        "becomes a contact, matched to an account by its domain.",
+    )
+    account = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The requester's account id (null: none)."
+    )
+    status = AllowedChoiceField(
+        choices=Status.choices,
+        required=False,
+        help_text="Update only; agents may set open, pending, on_hold or solved.",
+    )
+    priority = AllowedChoiceField(choices=Priority.choices, required=False)
+    type = AllowedChoiceField(choices=TicketType.choices, required=False)
+    channel = AllowedChoiceField(
+        choices=Channel.choices, required=False, help_text="Create only; default: api."
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=services.TAG_MAX_LENGTH),
+        required=False,
+        help_text="Lower-cased, spaces become dashes; on update the list replaces the old one.",
+    )
+    assignee = EmailRelatedField(
+        queryset=assignable_users(),
+        allow_null=True,
+        required=False,
+        help_text="The assigned agent's email; null: unassigned.",
+        error_messages={"does_not_exist": "No active staff member has the email {value}."},
+    )
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="The team's id; null: none.",
+    )
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Grows by one on every change. On update: the version your change is based "
+        "on (like If-Match); a newer ticket answers 409.",
+    )
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "number",
+            "subject",
+            "description",
+            "requester",
+            "account",
+            "status",
+            "priority",
+            "type",
+            "channel",
+            "tags",
+            "assignee",
+            "team",
+            "version",
+            "merged_into",
+            "created_at",
+            "first_response_at",
+            "solved_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "merged_into",
+            "created_at",
+            "first_response_at",
+            "solved_at",
+            "updated_at",
+        ]
+        extra_kwargs = {"subject": {"required": False}}
+
+    CREATE_ONLY = ("description", "requester", "channel")
+    UPDATE_ONLY = ("status", "version")
+
+    def validate(self, attrs: dict) -> dict:
+        errors: dict[str, list[str]] = {}
+        if self.instance is None:
+            for name in ("subject", "description", "requester"):
+                if name not in self.initial_data:
+                    errors[name] = ["This field is required."]
+            for name in self.UPDATE_ONLY:
+                if name in self.initial_data:
+                    errors[name] = ["Cannot be given when creating a ticket."]
+        else:
+            for name in self.CREATE_ONLY:
+                if name in self.initial_data:
+                    errors[name] = ["Can only be given when creating a ticket."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class TicketMessageSerializer(StrictModelSerializer):
+    """A public reply or an internal note in a ticket's thread."""
+
+    author = serializers.SerializerMethodField(
+        help_text="The email of the agent or contact who wrote it."
+    )
+    body = serializers.CharField(max_length=services.BODY_MAX_LENGTH, help_text="Markdown.")
+    public = serializers.BooleanField(
+        default=True, help_text="False: an internal note, never shown to the customer."
+    )
+
+    class Meta:
+        model = Message
+        fields = ["id", "body", "public", "author", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def get_author(self, message: Message) -> str | None:
+        author = message.author_user or message.author_contact
+        return author.email if author is not None else None
+
+
+class TicketMergeSerializer(StrictSerializer):
+    into = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="The number of the ticket this one is merged into.",
+    )
