@@ -19,6 +19,8 @@ urlpatterns = [
     path("surveys/nps/", include("success.survey_urls")),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("support.api.urls")),
+    path("api/v1/", include("success.api.urls")),
+    path("api/v1/", include("metrics.api.urls")),
     # Raw MIME from the mail provider (shared secret, no session): support/views/email.py.
     path("inbound/email/", include("support.email_urls")),
     path("", include("accounts.urls")),

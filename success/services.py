@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.choices import STAFF_ROLES, HealthBand, LifecycleStage
@@ -26,6 +27,7 @@ from .choices import (
     MilestoneStatus,
     PlanStatus,
     RevenueEventKind,
+    SubscriptionStatus,
     TouchpointKind,
 )
 from .health import HealthResult
@@ -201,7 +203,9 @@ def _usage_row(
 
 
 @transaction.atomic
-def usage_ingest(*, rows: Iterable[Mapping[str, object]]) -> int:
+def usage_ingest(
+    *, rows: Iterable[Mapping[str, object]], accounts: QuerySet[Account] | None = None
+) -> int:
     """Store a batch of daily usage numbers: {account_id, day, metric, value} per row.
 
     All or nothing: every row is checked first, and any bad row (unknown account, negative
@@ -209,6 +213,8 @@ def usage_ingest(*, rows: Iterable[Mapping[str, object]]) -> int:
     batch) raises one ValidationError naming the rows, counted from 1, and writes nothing.
     Otherwise the rows are upserted on (account, day, metric), so sending a day again
     replaces its values instead of adding to them. Returns the number of rows written.
+    `accounts` limits the accounts the caller may write (a CSM's portfolio): any other id is
+    reported as unknown, exactly like one that does not exist.
     """
     today = timezone.localdate()
     checked: list[tuple[int, datetime.date, str, int]] = []
@@ -225,9 +231,8 @@ def usage_ingest(*, rows: Iterable[Mapping[str, object]]) -> int:
         if isinstance(account_id, int) and not isinstance(account_id, bool):
             account_id_of_row[number] = account_id
 
-    known = set(
-        Account.objects.filter(pk__in=set(account_id_of_row.values())).values_list("pk", flat=True)
-    )
+    allowed = Account.objects.all() if accounts is None else accounts
+    known = set(allowed.filter(pk__in=set(account_id_of_row.values())).values_list("pk", flat=True))
     for number, account_id in account_id_of_row.items():
         if account_id not in known:
             errors.append((number, f"Row {number}: unknown account id {account_id}."))
@@ -882,4 +887,66 @@ def nps_response_record(*, invite: NpsSurveyInvite, score: int, reason: str) -> 
         update_fields=["account", "score", "reason", "responded_at"],
     )
     account_activity_announce(account_id=account_id, reason="nps")
+    return response
+
+
+# --- Subscriptions and NPS answers from other tools (the REST API) -----------------------
+
+
+@transaction.atomic
+def subscription_save(
+    *,
+    account: Account,
+    plan_name: str,
+    start_date: datetime.date,
+    seats: int | None = None,
+    mrr: Decimal | int | str = 0,
+    end_date: datetime.date | None = None,
+    status: str = SubscriptionStatus.ACTIVE,
+    subscription: Subscription | None = None,
+) -> Subscription:
+    """Create a subscription, or change `subscription`: its field rules and constraints
+    (MRR not negative, the end not before the start) are checked before it is saved. Its
+    MRR is the contract's; revenue movements are recorded as revenue events."""
+    if subscription is None:
+        subscription = Subscription(account=account)
+    subscription.account = account
+    subscription.plan_name = plan_name.strip()
+    subscription.start_date = start_date
+    subscription.seats = seats
+    subscription.mrr = mrr
+    subscription.end_date = end_date
+    subscription.status = status
+    subscription.full_clean(exclude=["account"])
+    subscription.save()
+    return subscription
+
+
+def nps_response_import(
+    *, contact: Contact, score: int, reason: str = "", responded_at: datetime.datetime | None = None
+) -> NpsResponse:
+    """Record an NPS answer collected by another tool (no campaign): for the contact's
+    account, at `responded_at` (default now; never in the future, never naive)."""
+    errors: dict[str, list[str]] = {}
+    if contact.account_id is None:
+        errors["contact"] = ["This person is not linked to a customer account."]
+    if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
+        errors["score"] = ["An NPS score is a whole number from 0 to 10."]
+    now = timezone.now()
+    if responded_at is None:
+        responded_at = now
+    elif timezone.is_naive(responded_at):
+        errors["submitted_at"] = ["Give the time with its time zone."]
+    elif responded_at > now:
+        errors["submitted_at"] = ["An answer cannot be submitted in the future."]
+    if errors:
+        raise ValidationError(errors)
+    response = NpsResponse.objects.create(
+        account_id=contact.account_id,
+        contact=contact,
+        score=score,
+        reason=reason.strip(),
+        responded_at=responded_at,
+    )
+    account_activity_announce(account_id=contact.account_id, reason="nps")
     return response
