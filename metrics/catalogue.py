@@ -157,8 +157,9 @@ METRICS: dict[str, MetricDef] = _defs(
     MetricDef(
         "resolution_time",
         "Resolution time (business hours)",
-        "Creation to the first solve minus time pending, in business time of the ticket's "
-        "SLA calendar; counted in the period of the solve. Median and p90.",
+        "Creation to the latest solve (full resolution) minus time pending, in business "
+        "time of the ticket's SLA calendar; counted in the period of that solve. Median and "
+        "p90.",
         Unit.DURATION,
         Pooling.DURATION,
         _SUPPORT_SUBJECTS,
@@ -167,8 +168,8 @@ METRICS: dict[str, MetricDef] = _defs(
     MetricDef(
         "resolution_time_calendar",
         "Resolution time (calendar)",
-        "Creation to the first solve, in calendar time; counted in the period of the solve. "
-        "Median and p90.",
+        "Creation to the latest solve (full resolution), in calendar time; counted in the "
+        "period of that solve. Median and p90.",
         Unit.DURATION,
         Pooling.DURATION,
         _SUPPORT_SUBJECTS,
