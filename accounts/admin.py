@@ -1,8 +1,17 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from . import services
-from .models import Account, Contact, Notification, Team, User
+from . import services, webhooks
+from .models import (
+    Account,
+    Contact,
+    Notification,
+    Team,
+    User,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 
 
 @admin.register(User)
@@ -80,3 +89,58 @@ class NotificationAdmin(admin.ModelAdmin):
     search_fields = ["title", "user__email"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
+
+
+class WebhookSubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = WebhookSubscription
+        exclude = ["secret"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        try:
+            webhooks.webhook_target_check(url)
+        except webhooks.WebhookTargetRefused as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return url
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    form = WebhookSubscriptionForm
+    list_display = ["url", "owner", "active", "consecutive_failures", "disabled_at", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["url", "owner__email"]
+    list_select_related = ["owner"]
+    raw_id_fields = ["owner"]
+    exclude = ["secret"]
+    readonly_fields = ["consecutive_failures", "disabled_at", "created_at"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        webhooks.webhook_subscription_admin_save(subscription=obj)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log: status, latency and response code of every attempt's outcome."""
+
+    list_display = [
+        "created_at",
+        "event_type",
+        "subscription",
+        "status",
+        "attempts",
+        "response_code",
+        "latency_ms",
+        "next_attempt_at",
+    ]
+    list_filter = ["status", "event_type"]
+    search_fields = ["subscription__url", "event_id"]
+    list_select_related = ["subscription"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

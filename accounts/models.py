@@ -334,3 +334,80 @@ class ApiIdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner} {self.key}"
+
+
+# --- webhooks (issue 8) -------------------------------------------------------------------
+
+
+class WebhookEvent(models.TextChoices):
+    TICKET_CREATED = "ticket.created", "Ticket created"
+    TICKET_UPDATED = "ticket.updated", "Ticket updated"
+    TICKET_SOLVED = "ticket.solved", "Ticket solved"
+    MESSAGE_CREATED = "message.created", "Public message created"
+    ESCALATION_RAISED = "escalation.raised", "Escalation raised"
+    ESCALATION_RESOLVED = "escalation.resolved", "Escalation resolved"
+    HEALTH_BAND_CHANGED = "health.band_changed", "Health band changed"
+    SURVEY_RESPONSE = "survey.response", "Survey response"
+
+
+class WebhookSubscription(models.Model):
+    """A URL that receives signed POSTs for some event types. `secret` signs the bodies; it is
+    shown once, to the creator. Disabled after 50 failed deliveries in a row."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    events = ArrayField(models.CharField(max_length=30, choices=WebhookEvent.choices))
+    secret = models.CharField(max_length=64)
+    active = models.BooleanField(default=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [GinIndex(fields=["events"], name="webhook_sub_events")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (will retry)"
+    GAVE_UP = "gave_up", "Gave up"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription, and how its delivery went (the delivery log)."""
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event_id = models.UUIDField()
+    event_type = models.CharField(max_length=30, choices=WebhookEvent.choices)
+    payload = models.JSONField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=WebhookDeliveryStatus.choices, default=WebhookDeliveryStatus.PENDING
+    )
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["subscription", "-created_at"], name="webhook_delivery_sub"),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_delivery_due",
+                condition=Q(status__in=["pending", "failed"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.subscription_id} ({self.status})"

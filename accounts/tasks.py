@@ -16,3 +16,22 @@ def notifications_email_task(notification_ids: list[int]) -> int:
 def idempotency_keys_purge_task() -> int:
     """Forget API idempotency keys older than 24 hours (a re-run finds nothing to delete)."""
     return idempotency_keys_purge()
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def webhook_deliver_task(delivery_id: int) -> str | None:
+    """One attempt at one webhook delivery (a no-op if it is not due or already claimed)."""
+    from .webhooks import webhook_deliver
+
+    return webhook_deliver(delivery_id=delivery_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def webhook_retries_due_task() -> int:
+    """Enqueue the webhook deliveries whose retry is due."""
+    from .webhooks import webhook_retries_due
+
+    ids = webhook_retries_due()
+    for pk in ids:
+        webhook_deliver_task.delay(pk)
+    return len(ids)

@@ -52,3 +52,8 @@ BEAT_SCHEDULE["accounts-idempotency-keys-purge"] = {
     "task": "accounts.tasks.idempotency_keys_purge_task",
     "schedule": crontab(minute=23),
 }
+# Webhook deliveries whose retry (exponential backoff, 24 hours) is due.
+BEAT_SCHEDULE["accounts-webhook-retries-due"] = {
+    "task": "accounts.tasks.webhook_retries_due_task",
+    "schedule": 60.0,
+}

@@ -149,6 +149,8 @@ REST_FRAMEWORK = {
 }
 # Requests a minute per API token (per user for a session).
 CX_API_RATE_LIMIT = config.int("CX_API_RATE_LIMIT", default=700)
+# Webhook targets on loopback/private/link-local/metadata addresses are refused unless this is on.
+CX_WEBHOOK_ALLOW_PRIVATE = config.bool("CX_WEBHOOK_ALLOW_PRIVATE", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "CX Platform API",
     "VERSION": "1.0.0",
