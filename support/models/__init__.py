@@ -702,6 +702,7 @@ class CsatResponse(models.Model):
 
 
 from .email import *  # noqa: E402, F403
+from .imports import *  # noqa: E402, F403
 from .knowledge import *  # noqa: E402, F403
 from .portal import *  # noqa: E402, F403
 from .surveys import *  # noqa: E402, F403

@@ -1,0 +1,293 @@
+"""History import: tickets from another help desk, replayed through the ticket services.
+
+One record (a JSON object: a line of `import_history`'s JSONL file, or the body of
+`POST /api/v1/import/tickets/`) is one ticket with its history, in order:
+
+    {"subject": "Cannot log in", "requester": "dana@acme.example",
+     "created_at": "2026-03-02T09:00:00+01:00", "description": "It says ...",
+     "priority": "normal", "type": "question", "channel": "email", "tags": ["login"],
+     "assignee": "alex@cx.example", "team": 3,
+     "history": [
+        {"author": "alex@cx.example", "body": "Try this", "created_at": "...", "public": true},
+        {"status": "solved", "at": "...", "by": "alex@cx.example"},
+        {"author": "dana@acme.example", "body": "Still broken", "created_at": "..."}
+     ],
+     "solved_at": "..."}
+
+Each step goes through the same service as live use (ticket_create, ticket_reply,
+ticket_customer_reply, ticket_update) with `at=` its historical moment, so the event log,
+first_response_at, solved_at, reopen_count and the SLA clocks come out exactly as if the
+history had happened live; nobody is emailed. A message's author is an agent (a staff
+user's email) or else a contact; a status change is made `by` an agent (default: the
+assignee). `solved_at` at the top solves the ticket at that moment after the history (if
+the history has not already). Times must not go backwards nor lie in the future.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from tqdm import tqdm
+
+from accounts.choices import STAFF_ROLES
+from accounts.models import Team, User
+from accounts.services import contact_get_or_create
+
+from ..choices import Channel, Priority, Status, TicketType
+from ..models import ImportRun, Ticket
+from . import TicketError, ticket_create, ticket_customer_reply, ticket_reply, ticket_update
+
+TICKET_FIELDS = {
+    "subject",
+    "requester",
+    "created_at",
+    "description",
+    "priority",
+    "type",
+    "channel",
+    "tags",
+    "assignee",
+    "team",
+    "history",
+    "solved_at",
+}
+MESSAGE_FIELDS = {"author", "body", "created_at", "public"}
+STATUS_FIELDS = {"status", "at", "by"}
+
+
+class ImportRejected(Exception):
+    """A record that cannot be imported; the message says why (for the report)."""
+
+
+@dataclass
+class _Clock:
+    """The record's moments must not go backwards, nor be in the future."""
+
+    last: datetime
+    now: datetime
+
+    def at(self, raw: object, where: str) -> datetime:
+        moment = _moment(raw, where)
+        if moment > self.now:
+            raise ImportRejected(f"{where}: {raw} is in the future.")
+        if moment < self.last:
+            raise ImportRejected(f"{where}: {raw} is before the step preceding it.")
+        self.last = moment
+        return moment
+
+
+def _moment(raw: object, where: str) -> datetime:
+    value = parse_datetime(raw) if isinstance(raw, str) else None
+    if value is None:
+        raise ImportRejected(f"{where}: give an ISO 8601 date-time (got {raw!r}).")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _text(record: dict, name: str, where: str = "") -> str:
+    value = record.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ImportRejected(f"{where}{name}: required, a non-empty string.")
+    return value
+
+
+def _agent(email: object, where: str) -> User:
+    if not isinstance(email, str):
+        raise ImportRejected(f"{where}: give an agent's email.")
+    user = User.objects.filter(email__iexact=email.strip(), role__in=STAFF_ROLES).first()
+    if user is None:
+        raise ImportRejected(f"{where}: no staff user has the email {email}.")
+    return user
+
+
+def _choice(record: dict, name: str, choices, default: str) -> str:
+    value = record.get(name, default)
+    if value not in choices.values:
+        raise ImportRejected(f"{name}: {value!r} is not one of {', '.join(choices.values)}.")
+    return value
+
+
+def _unknown(record: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(record) - allowed)
+    if unknown:
+        raise ImportRejected(f"{where}unknown fields: {', '.join(unknown)}.")
+
+
+@transaction.atomic
+def ticket_import(*, record: object, now: datetime | None = None) -> Ticket:
+    """Import one ticket with its history (all or nothing); ImportRejected says why not."""
+    try:
+        return _ticket_import(record, now or timezone.now())
+    except ImportRejected:
+        raise
+    except ValidationError as error:
+        raise ImportRejected("; ".join(error.messages)) from None
+    except TicketError as error:
+        raise ImportRejected(str(error)) from None
+
+
+def _ticket_import(record: object, now: datetime) -> Ticket:
+    if not isinstance(record, dict):
+        raise ImportRejected("A ticket must be a JSON object.")
+    _unknown(record, TICKET_FIELDS, "")
+    history = record.get("history", [])
+    if not isinstance(history, list):
+        raise ImportRejected("history: must be a list.")
+    tags = record.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise ImportRejected("tags: must be a list of strings.")
+    requester_email = _text(record, "requester")
+    if "@" not in requester_email:
+        raise ImportRejected(f"requester: {requester_email!r} is not an email address.")
+    assignee = _agent(record["assignee"], "assignee") if record.get("assignee") else None
+    team = None
+    if record.get("team") is not None:
+        given = record["team"]
+        team = Team.objects.filter(pk=given).first() if type(given) is int else None
+        if team is None:
+            raise ImportRejected(f"team: no team has the id {record['team']!r}.")
+    clock = _Clock(last=datetime.min.replace(tzinfo=UTC), now=now)
+    created_at = clock.at(record.get("created_at"), "created_at")
+    ticket = ticket_create(
+        requester=contact_get_or_create(email=requester_email),
+        subject=_text(record, "subject"),
+        body=_text(record, "description"),
+        channel=_choice(record, "channel", Channel, Channel.API),
+        priority=_choice(record, "priority", Priority, Priority.NORMAL),
+        type=_choice(record, "type", TicketType, TicketType.QUESTION),
+        tags=tags,
+        team=team,
+        assignee=assignee,
+        at=created_at,
+    )
+    for index, step in enumerate(history, start=1):
+        where = f"history[{index}]"
+        if not isinstance(step, dict):
+            raise ImportRejected(f"{where}: must be a JSON object.")
+        if "status" in step:
+            _unknown(step, STATUS_FIELDS, f"{where}: ")
+            _status_change(ticket, step, clock, where)
+        else:
+            _unknown(step, MESSAGE_FIELDS, f"{where}: ")
+            _message(ticket, step, clock, where)
+    if record.get("solved_at") is not None:
+        ticket.refresh_from_db()
+        solved_at = clock.at(record["solved_at"], "solved_at")
+        if ticket.status != Status.SOLVED:
+            _status_change(ticket, {"status": Status.SOLVED}, clock, "solved_at", at=solved_at)
+    ticket.refresh_from_db()
+    return ticket
+
+
+def _status_change(
+    ticket: Ticket, step: dict, clock: _Clock, where: str, at: datetime | None = None
+) -> None:
+    ticket.refresh_from_db(fields=["assignee", "status"])
+    by = step.get("by")
+    if by is None and ticket.assignee_id is None:
+        raise ImportRejected(f"{where}: say who changed the status ('by': an agent's email).")
+    actor = _agent(by, f"{where}.by") if by is not None else ticket.assignee
+    moment = at if at is not None else clock.at(step.get("at"), f"{where}.at")
+    ticket_update(
+        ticket_id=ticket.pk,
+        acting_user=actor,
+        expected_version=None,
+        status=step["status"],
+        at=moment,
+    )
+
+
+def _message(ticket: Ticket, step: dict, clock: _Clock, where: str) -> None:
+    body = _text(step, "body", f"{where}.")
+    author = step.get("author")
+    if not isinstance(author, str) or "@" not in author:
+        raise ImportRejected(f"{where}.author: give the email of an agent or a contact.")
+    public = step.get("public", True)
+    if not isinstance(public, bool):
+        raise ImportRejected(f"{where}.public: true or false.")
+    moment = clock.at(step.get("created_at"), f"{where}.created_at")
+    agent = User.objects.filter(email__iexact=author.strip(), role__in=STAFF_ROLES).first()
+    if agent is not None:
+        ticket_reply(ticket_id=ticket.pk, acting_user=agent, body=body, public=public, at=moment)
+        return
+    if not public:
+        raise ImportRejected(f"{where}: only agents write internal notes ({author} is not one).")
+    ticket_customer_reply(
+        ticket_id=ticket.pk, contact=contact_get_or_create(email=author), body=body, at=moment
+    )
+
+
+# --- files (manage.py import_history) ----------------------------------------------------
+
+
+def _sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _count_lines(path: str) -> int:
+    with open(path, "rb") as file:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 20), b""))
+
+
+def history_file_import(
+    *,
+    path: str,
+    on_rejected: Callable[[int, str], None] = lambda line, reason: None,
+    progress: bool = True,
+) -> ImportRun:
+    """Import a JSONL file, one ticket record a line (blank lines are skipped).
+
+    Resumable: the file's ImportRun (keyed by its SHA-256) records the last line done in
+    the same transaction as that line's ticket, so a re-run after an interruption starts
+    at the next line and imports nothing twice. A rejected line (bad JSON, a rule broken)
+    is reported to `on_rejected(line, reason)`, kept on the run, and skipped; the import
+    goes on."""
+    run, _created = ImportRun.objects.get_or_create(
+        sha256=_sha256_of(path), defaults={"filename": str(path)[-500:]}
+    )
+    total = _count_lines(path) if progress else None
+    with (
+        open(path, "rb") as file,
+        tqdm(total=total, initial=run.last_line, unit=" lines", disable=not progress) as bar,
+    ):
+        for number, raw in enumerate(file, start=1):
+            if number <= run.last_line:
+                continue
+            reason = None
+            with transaction.atomic():
+                try:
+                    if raw.strip():
+                        ticket_import(record=_parsed(raw))
+                        run.imported += 1
+                except ImportRejected as error:
+                    reason = str(error)
+                    run.rejected_count += 1
+                    if len(run.rejected) < ImportRun.MAX_REJECTED_KEPT:
+                        run.rejected.append({"line": number, "reason": reason})
+                run.last_line = number
+                run.save(update_fields=["last_line", "imported", "rejected_count", "rejected"])
+            if reason is not None:
+                on_rejected(number, reason)
+            bar.update(1)
+    if run.finished_at is None:
+        run.finished_at = timezone.now()
+        run.save(update_fields=["finished_at"])
+    return run
+
+
+def _parsed(raw: bytes) -> object:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ImportRejected("Not UTF-8 text.") from None
+    except json.JSONDecodeError as error:
+        raise ImportRejected(f"Not valid JSON: {error.msg} at column {error.colno}.") from None
