@@ -241,9 +241,16 @@ def notifications_mark_all_read(*, user: User) -> int:
 
 @transaction.atomic
 def contact_create(
-    *, name: str, email: str, account: Account | None = None, title: str = "", phone: str = ""
+    *,
+    email: str,
+    name: str = "",
+    account: Account | None = None,
+    title: str = "",
+    phone: str = "",
+    is_account_admin: bool = False,
 ) -> Contact:
-    """A new contact; an address already known (in any case) is refused."""
+    """A new contact (named after the email's local part when no name is given); an address
+    already known (in any case) is refused."""
     email = email.strip().lower()
     if Contact.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": "A contact with this email already exists."})
@@ -253,6 +260,7 @@ def contact_create(
         account=account or account_for_email(email),
         title=title,
         phone=phone,
+        is_account_admin=is_account_admin,
     )
     contact.full_clean()
     try:

@@ -30,9 +30,9 @@ def if_match_tags(request) -> list[str] | None:
 
 
 class ETagMixin:
-    """For model viewsets: ETag on retrieve, create and update; If-Match checked on update
-    (the row is read with SELECT ... FOR UPDATE when the header is sent). Add
-    ETagDestroyModelMixin for DELETE."""
+    """For model viewsets: ETag on retrieve and create. Add ETagUpdateModelMixin for PUT and
+    PATCH and ETagDestroyModelMixin for DELETE: If-Match is checked on the row read with
+    SELECT ... FOR UPDATE when the header is sent."""
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -67,6 +67,11 @@ class ETagMixin:
 
     def create(self, request, *args, **kwargs):
         return with_etag(super().create(request, *args, **kwargs))
+
+
+class ETagUpdateModelMixin(mixins.UpdateModelMixin):
+    """PUT and PATCH with the ETag, If-Match checked on the locked row (use with ETagMixin;
+    a viewset without it offers no update, so the schema advertises none)."""
 
     def update(self, request, *args, **kwargs):
         parent = super().update

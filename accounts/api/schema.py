@@ -47,7 +47,8 @@ class ApiAutoSchema(AutoSchema):
     def _error_codes(self) -> list[int]:
         codes = [401, 403, 429]
         is_detail = "{" in self.path
-        if self.method in ("POST", "PUT", "PATCH") or (self.method == "GET" and not is_detail):
+        # Any GET may get a 400 for a bad query parameter (a filter, a period, a cursor).
+        if self.method in ("GET", "POST", "PUT", "PATCH"):
             codes.append(400)
         if is_detail:
             codes.append(404)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from django.db.models import QuerySet
 from rest_framework import serializers
 
-from ..choices import Role
+from ..choices import HealthBand, Role
 from ..models import Account, Contact, Team, User
 
 
@@ -83,6 +83,13 @@ class AccountSerializer(StrictModelSerializer):
         required=False,
         help_text="Email domains of the account's people (example.com).",
     )
+    # Declared: a read-only model field loses allow_blank, and "" (not scored yet) must be
+    # in the schema's enum.
+    health_band = serializers.ChoiceField(
+        choices=[("", "Not scored yet"), *HealthBand.choices],
+        read_only=True,
+        help_text='green, yellow or red; "" while the account has no health score.',
+    )
     tier = AllowedChoiceField(choices=Account._meta.get_field("tier").choices, required=False)
     lifecycle_stage = AllowedChoiceField(
         choices=Account._meta.get_field("lifecycle_stage").choices, required=False
@@ -110,7 +117,6 @@ class AccountSerializer(StrictModelSerializer):
         ]
         read_only_fields = [
             "health_score",
-            "health_band",
             "health_updated_at",
             "created_at",
             "updated_at",

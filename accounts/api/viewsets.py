@@ -11,7 +11,7 @@ come from settings.REST_FRAMEWORK.
 from rest_framework import mixins, viewsets
 from rest_framework.views import APIView
 
-from .concurrency import ETagMixin
+from .concurrency import ETagMixin, ETagUpdateModelMixin
 from .idempotency import HEADER, idempotency_claim, idempotency_release, idempotency_store
 
 
@@ -67,7 +67,7 @@ class ApiModelViewSet(
     ETagMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
+    ETagUpdateModelMixin,
     mixins.ListModelMixin,
     viewsets.GenericViewSet,
 ):

@@ -235,7 +235,7 @@ class NpsResponseSerializer(StrictModelSerializer):
         help_text="When it was answered (default: now). Setting it needs the `import` scope.",
     )
     account = serializers.PrimaryKeyRelatedField(read_only=True)
-    campaign = serializers.PrimaryKeyRelatedField(read_only=True)
+    campaign = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = NpsResponse

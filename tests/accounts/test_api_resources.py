@@ -116,6 +116,15 @@ def test_contact_is_matched_to_an_account_by_domain(api):
     assert response.json()["portal_login"] is False
 
 
+def test_contact_created_from_a_form_without_a_name_is_named_after_the_email(api):
+    # Found by schemathesis: no name, and a form post (is_account_admin defaults to False).
+    response = api.post(CONTACTS, {"email": "pat@nowhere.test", "phone": "1"}, format="multipart")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["name"] == "pat"
+    assert response.json()["is_account_admin"] is False
+
+
 def test_contact_with_an_unknown_account_is_400(api):
     response = api.post(
         CONTACTS, {"name": "Hank", "email": "h@x.test", "account": 999999999}, format="json"
