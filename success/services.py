@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.choices import STAFF_ROLES, HealthBand, LifecycleStage
 from accounts.models import Account, Contact, User
 from accounts.services import account_activity_announce
+from accounts.webhooks import webhook_event_publish, webhook_events_publish
 
 from .choices import (
     REVENUE_GAINS,
@@ -565,7 +566,12 @@ def health_snapshot_store(
     the override's. A result without data stores an empty score and band.
     """
     # Lock the account so a concurrent override set/clear sees this snapshot, or waits.
-    Account.objects.select_for_update().filter(pk=account.pk).first()
+    old_band = (
+        Account.objects.select_for_update()
+        .filter(pk=account.pk)
+        .values_list("health_band", flat=True)
+        .first()
+    )
     score = None if result.score is None else Decimal(str(result.score)).quantize(Decimal("0.1"))
     band = "" if result.band is None else str(result.band)
     snapshot, _created = HealthSnapshot.objects.update_or_create(
@@ -583,7 +589,20 @@ def health_snapshot_store(
     Account.objects.filter(pk=account.pk).update(**fields)
     for name, value in fields.items():
         setattr(account, name, value)
+    _publish_band_changes(
+        [{"account": account.pk, "old_band": old_band, "band": fields["health_band"]}],
+        day=day,
+    )
     return snapshot
+
+
+def _publish_band_changes(changes: list[dict], *, day: datetime.date) -> None:
+    """Webhooks: health.band_changed for each account whose band moved."""
+    moved = [c for c in changes if (c["old_band"] or "") != (c["band"] or "")]
+    if moved:
+        webhook_events_publish(
+            event_type="health.band_changed", resources=[{**c, "day": day} for c in moved]
+        )
 
 
 # The accounts are locked first (in id order, as every multi-row writer here does), so an
@@ -616,16 +635,19 @@ WITH r AS MATERIALIZED (
              LIMIT 1),
             r.band),
         health_updated_at = %(now)s
-    FROM r
-    WHERE a.id = r.account_id
+    FROM r, {Account._meta.db_table} AS prev
+    WHERE a.id = r.account_id AND prev.id = a.id
       -- A recomputed past day does not overwrite a later day's health on the account.
       AND NOT EXISTS (
           SELECT 1 FROM {HealthSnapshot._meta.db_table} AS later
           WHERE later.account_id = a.id AND later.day > %(day)s
       )
-    RETURNING 1
+    RETURNING a.id, prev.health_band AS old_band, a.health_band AS new_band
 )
-SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM copied)
+SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM copied),
+    (SELECT coalesce(jsonb_agg(jsonb_build_object(
+        'account', id, 'old_band', old_band, 'band', new_band)), '[]'::jsonb)
+     FROM copied WHERE old_band IS DISTINCT FROM new_band)
 """
 
 
@@ -667,7 +689,10 @@ def health_snapshots_store_many(*, day: datetime.date, results: Mapping[int, Hea
     with connection.cursor() as cursor:
         cursor.execute(_ACCOUNTS_LOCK_SQL, params)
         cursor.execute(_SNAPSHOTS_STORE_SQL, params)
-        written, _copied = cursor.fetchone()
+        written, _copied, band_changes = cursor.fetchone()
+    if isinstance(band_changes, str):
+        band_changes = json.loads(band_changes)
+    _publish_band_changes(band_changes, day=day)
     return written
 
 
@@ -887,7 +912,23 @@ def nps_response_record(*, invite: NpsSurveyInvite, score: int, reason: str) -> 
         update_fields=["account", "score", "reason", "responded_at"],
     )
     account_activity_announce(account_id=account_id, reason="nps")
+    _publish_nps(response)
     return response
+
+
+def _publish_nps(response: NpsResponse) -> None:
+    webhook_event_publish(
+        event_type="survey.response",
+        resource=lambda: {
+            "survey": "nps",
+            "campaign": response.campaign_id,
+            "account": response.account_id,
+            "contact": response.contact_id,
+            "score": response.score,
+            "reason": response.reason,
+            "responded_at": response.responded_at,
+        },
+    )
 
 
 # --- Subscriptions and NPS answers from other tools (the REST API) -----------------------
@@ -949,4 +990,5 @@ def nps_response_import(
         responded_at=responded_at,
     )
     account_activity_announce(account_id=contact.account_id, reason="nps")
+    _publish_nps(response)
     return response

@@ -29,6 +29,7 @@ from django.utils import timezone
 from accounts.choices import HealthBand, LifecycleStage
 from accounts.models import Account, Notification, SupportAttention, User
 from accounts.services import account_support_attention_set, account_support_onboarding_set
+from accounts.webhooks import webhook_event_types_subscribed, webhook_events_publish
 from success.models import NpsResponse
 from support.choices import SlaAlertKind
 from support.models import CsatResponse, SlaAlert, Ticket
@@ -328,7 +329,7 @@ WITH resolved AS (
     SELECT id, '{FlagEventKind.AUTO_RESOLVED}', NULL, resolution_note, NULL, %(now)s
     FROM resolved
 )
-SELECT count(*) FROM resolved
+SELECT count(*), coalesce(array_agg(id), '{{}}') FROM resolved
 """
 
 
@@ -366,6 +367,7 @@ def escalations_evaluate(
             if not cursor.fetchone()[0]:
                 return {"skipped": True}
         opened: list[int] = []
+        auto_resolved: list[int] = []
         scope = "AND f.account_id = ANY(%(account_ids)s)" if scoped else ""
         for rule in EscalationRule.objects.order_by("pk"):
             params = _params(rule, now) | {"account_ids": list(account_ids or [])}
@@ -373,8 +375,9 @@ def escalations_evaluate(
             cursor.execute(sql, params)
             firing, inserted, updated, cleared = cursor.fetchone()
             cursor.execute(_AUTO_RESOLVE_SQL.replace("{scope}", scope), params)
-            (resolved,) = cursor.fetchone()
+            resolved, resolved_ids = cursor.fetchone()
             opened += inserted
+            auto_resolved += resolved_ids
             summary[rule.code] = {
                 "firing": firing,
                 "opened": len(inserted),
@@ -383,8 +386,34 @@ def escalations_evaluate(
                 "resolved": resolved,
             }
         _notify_opened(opened)
+        _publish_flags("escalation.raised", opened)
+        _publish_flags("escalation.resolved", auto_resolved)
         support_attention_sync(account_ids=account_ids, now=now)
     return summary
+
+
+def _flag_resource(flag: EscalationFlag) -> dict:
+    return {
+        "id": flag.pk,
+        "account": flag.account_id,
+        "rule": flag.rule.code,
+        "direction": flag.direction,
+        "state": flag.state,
+        "owner": flag.owner.email if flag.owner_id else None,
+        "evidence": flag.evidence,
+        "opened_at": flag.opened_at,
+        "acknowledged_at": flag.acknowledged_at,
+        "resolved_at": flag.resolved_at,
+        "resolution_note": flag.resolution_note,
+    }
+
+
+def _publish_flags(event_type: str, flag_ids: list[int]) -> None:
+    """Webhooks: one event per flag (set-based), rendered only if someone subscribes."""
+    if not flag_ids or event_type not in webhook_event_types_subscribed():
+        return
+    flags = EscalationFlag.objects.filter(pk__in=flag_ids).select_related("rule", "owner")
+    webhook_events_publish(event_type=event_type, resources=[_flag_resource(f) for f in flags])
 
 
 def _notify_opened(flag_ids: list[int]) -> None:
@@ -542,6 +571,7 @@ def escalation_flag_resolve(*, flag_id: int, acting_user: User, note: str) -> Es
     flag.resolution_note = note
     flag.save(update_fields=["state", "resolved_at", "resolved_by", "resolution_note"])
     _event(flag, FlagEventKind.RESOLVED, acting_user, note, now)
+    _publish_flags("escalation.resolved", [flag.pk])
     if flag.rule.code == RuleCode.AT_RISK_ACCOUNT:
         support_attention_sync(account_ids=[flag.account_id])
     return flag

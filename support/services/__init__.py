@@ -24,6 +24,7 @@ from django.utils import timezone
 from accounts.choices import Role, TeamKind
 from accounts.models import Account, Contact, SupportAttention, Team, User
 from accounts.services import account_activity_announce
+from accounts.webhooks import webhook_event_publish
 
 from .. import search, selectors, sla
 from ..choices import (
@@ -174,6 +175,8 @@ class _Changes:
     fields: set[str] = field(default_factory=set)
     # Loaded once by services that change many tickets; None: loaded when needed.
     policies: selectors.SlaPolicies | None = None
+    # History import (`at=` given): recorded as it happened, but nobody is emailed now.
+    historic: bool = False
 
     def set(self, name: str, value: object) -> bool:
         old = getattr(self.ticket, name)
@@ -234,12 +237,66 @@ def _set_status(changes: _Changes, status: str) -> None:
         ticket.closed_at = changes.now
         changes.fields.add("closed_at")
     changes.set("status", status)
-    if status in (Status.PENDING, Status.SOLVED):
+    if status in (Status.PENDING, Status.SOLVED) and not changes.historic:
         # The requester's "waiting on you" / "solved" email (with the CSAT question on a
         # first solve), after commit; services/email.py.
         from .email import ticket_status_email_on_commit
 
         ticket_status_email_on_commit(events=changes.events)
+
+
+def _ticket_resource(ticket: Ticket) -> dict:
+    """A ticket as webhooks send it (the fields the tickets API shows)."""
+    return {
+        "number": ticket.pk,
+        "subject": ticket.subject,
+        "requester": ticket.requester.email if ticket.requester_id else None,
+        "account": ticket.account_id,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "type": ticket.type,
+        "channel": ticket.channel,
+        "tags": list(ticket.tags),
+        "assignee": ticket.assignee.email if ticket.assignee_id else None,
+        "team": ticket.team_id,
+        "version": ticket.version,
+        "merged_into": ticket.merged_into_id,
+        "created_at": ticket.created_at,
+        "first_response_at": ticket.first_response_at,
+        "solved_at": ticket.solved_at,
+        "updated_at": ticket.updated_at,
+    }
+
+
+def _publish_ticket(ticket: Ticket, event_type: str) -> None:
+    # Webhooks (accounts.webhooks): the resource is rendered only if someone subscribes.
+    webhook_event_publish(event_type=event_type, resource=lambda: _ticket_resource(ticket))
+
+
+def _publish_ticket_changed(ticket: Ticket, *, old_status: str, old_version: int) -> None:
+    if ticket.version != old_version:
+        _publish_ticket(ticket, "ticket.updated")
+    if ticket.status == Status.SOLVED and old_status != Status.SOLVED:
+        _publish_ticket(ticket, "ticket.solved")
+
+
+def _publish_message(message: Message) -> None:
+    """message.created for a public message (never an internal note)."""
+    if not message.public:
+        return
+
+    def resource() -> dict:
+        author = message.author_user or message.author_contact
+        return {
+            "id": message.pk,
+            "ticket": message.ticket_id,
+            "author": author.email if author is not None else None,
+            "author_type": "agent" if message.author_user_id else "customer",
+            "body": message.body,
+            "created_at": message.created_at,
+        }
+
+    webhook_event_publish(event_type="message.created", resource=resource)
 
 
 def _lock(ticket_id: int) -> Ticket:
@@ -323,11 +380,15 @@ def ticket_create(
     assignee: User | None = None,
     attachments: Sequence[UploadedFile] = (),
     acting_user: User | None = None,
+    at: datetime | None = None,
 ) -> Ticket:
     """Open a ticket with its first message.
 
     With `acting_user` (an agent) the ticket is opened on the customer's behalf: the first
     message is the agent's, and first response waits for the agent's second public message.
+
+    `at` (history import only; default now): when it was opened. The same events, SLA
+    clocks and first message are written as at that moment; nobody is auto-assigned.
     """
     subject = clean_subject(subject)
     body = clean_body(body)
@@ -367,6 +428,7 @@ def ticket_create(
         team=team,
         assignee=assignee,
         created_by_agent=on_behalf,
+        **({"created_at": at, "updated_at": at} if at is not None else {}),
     )
     search.index_subject(ticket.pk)
     TicketEvent.objects.create(
@@ -400,8 +462,10 @@ def ticket_create(
     ticket_sla_refresh(ticket=ticket, acting_user=acting_user, now=ticket.created_at)
     transaction.on_commit(selectors.queue_counts_forget)
     account_activity_announce(account_id=ticket.account_id, reason="ticket_created")
-    if assignee is None and team is not None:
+    if assignee is None and team is not None and at is None:
         ticket_auto_assign(ticket=ticket)
+    if at is None:  # a history import sends no webhooks
+        _publish_ticket(ticket, "ticket.created")
     return ticket
 
 
@@ -422,8 +486,11 @@ def ticket_reply(
     add_tags: Iterable[str] = (),
     expected_version: int | None = None,
     macro: Macro | None = None,
+    at: datetime | None = None,
 ) -> Message:
     """An agent's public reply or internal note, optionally with property changes.
+
+    `at` (history import only; default now): when it was written; no email is sent.
 
     `macro` names the canned response the agent started from; the history records it.
 
@@ -439,7 +506,8 @@ def ticket_reply(
         newer = ticket.messages.filter(public=True, pk__gt=seen_message_id).order_by("-pk").first()
         if newer:
             raise NewerReplyExists(newer)
-    changes = _Changes(ticket, acting_user)
+    changes = _Changes(ticket, acting_user, now=at or timezone.now(), historic=at is not None)
+    old_status = ticket.status
     message = _add_message(
         ticket,
         body=body,
@@ -450,7 +518,8 @@ def ticket_reply(
     )
     if public:
         changes.event(EventKind.REPLIED, new=str(message.pk))
-        _email_reply(message.pk)
+        if at is None:
+            _email_reply(message.pk)
         if ticket.first_response_at is None and _stops_first_response(ticket, message):
             ticket.first_response_at = message.created_at
             changes.fields.add("first_response_at")
@@ -462,6 +531,10 @@ def ticket_reply(
         changes.event(EventKind.MACRO, "macro", "", macro.title)
     _apply_properties(changes, status=status, priority=priority, add_tags=add_tags)
     changes.save()
+    if at is None:  # a history import sends no webhooks
+        _publish_message(message)
+        if ticket.status == Status.SOLVED and old_status != Status.SOLVED:
+            _publish_ticket(ticket, "ticket.solved")
     return message
 
 
@@ -490,8 +563,11 @@ def ticket_customer_reply(
     contact: Contact,
     body: str,
     attachments: Sequence[UploadedFile] = (),
+    at: datetime | None = None,
 ) -> Message:
     """The customer writes on their ticket (portal or email).
+
+    `at` (history import only; default now): when it was written.
 
     Pending or solved → open (from solved it counts a reopen). A closed ticket is not
     reopened: the reply starts a follow-up ticket linked to it.
@@ -510,11 +586,14 @@ def ticket_customer_reply(
             tags=ticket.tags,
             team=ticket.team,
             attachments=attachments,
+            at=at,
         )
         follow_up.follow_up_of = ticket
         follow_up.save(update_fields=["follow_up_of"])
         return follow_up.messages.get()
-    changes = _Changes(ticket, None, label="customer")
+    changes = _Changes(
+        ticket, None, label="customer", now=at or timezone.now(), historic=at is not None
+    )
     message = _add_message(
         ticket,
         body=body,
@@ -532,6 +611,8 @@ def ticket_customer_reply(
     elif ticket.status == Status.PENDING:
         _set_status(changes, Status.OPEN)
     changes.save()
+    if at is None:  # a history import sends no webhooks
+        _publish_message(message)
     return message
 
 
@@ -570,11 +651,17 @@ def _apply_properties(
 
 @transaction.atomic
 def ticket_update(
-    *, ticket_id: int, acting_user: User, expected_version: int | None, **fields: object
+    *,
+    ticket_id: int,
+    acting_user: User,
+    expected_version: int | None,
+    at: datetime | None = None,
+    **fields: object,
 ) -> Ticket:
     """Change a ticket's properties: status, priority, type, subject, tags, assignee, team.
 
-    Refused with `StaleTicket` when `expected_version` is not the current version.
+    Refused with `StaleTicket` when `expected_version` is not the current version. `at`
+    (history import only; default now): when the change was made; no email is sent.
     """
     allowed = {"status", "priority", "type", "subject", "tags", "assignee", "team", "add_tags"}
     unknown = set(fields) - allowed
@@ -585,12 +672,15 @@ def ticket_update(
     _check_version(ticket, expected_version)
     if "assignee" in fields and fields["assignee"] is not None:
         _check_assignable(fields["assignee"])
-    changes = _Changes(ticket, acting_user)
+    changes = _Changes(ticket, acting_user, now=at or timezone.now(), historic=at is not None)
+    old_status, old_version = ticket.status, ticket.version
     _apply_properties(changes, **fields)
     subject_changed = "subject" in changes.fields
     changes.save()
     if subject_changed:
         search.index_subject(ticket.pk)
+    if at is None:  # a history import sends no webhooks
+        _publish_ticket_changed(ticket, old_status=old_status, old_version=old_version)
     return ticket
 
 

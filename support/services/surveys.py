@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Contact
 from accounts.services import account_activity_announce
+from accounts.webhooks import webhook_event_publish
 
 from ..choices import Status
 from ..models import CsatRequest, CsatResponse, Ticket
@@ -136,4 +137,17 @@ def csat_response_record(
         update_fields=["account", "contact", "rating", "ces", "comment", "responded_at"],
     )
     account_activity_announce(account_id=ticket["account_id"], reason="csat")
+    webhook_event_publish(
+        event_type="survey.response",
+        resource=lambda: {
+            "survey": "csat",
+            "ticket": ticket_id,
+            "account": ticket["account_id"],
+            "contact": contact_id,
+            "rating": rating,
+            "ces": ces,
+            "comment": response.comment,
+            "responded_at": response.responded_at,
+        },
+    )
     return response
