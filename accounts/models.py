@@ -389,6 +389,9 @@ class WebhookDelivery(models.Model):
     payload = models.JSONField()
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a task for the next attempt was put on the queue; the attempt clears it. The
+    # retry job skips rows queued less than a lease ago, so overlapping runs queue once.
+    queued_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
         max_length=10, choices=WebhookDeliveryStatus.choices, default=WebhookDeliveryStatus.PENDING
     )

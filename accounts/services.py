@@ -9,8 +9,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, TextField, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .choices import Role
@@ -156,6 +156,25 @@ def account_update(
     return account
 
 
+# One statement however many accounts metrics passes (a sweep may mark thousands): the
+# notes arrive as two parallel arrays, so the SQL and its plan do not grow with the batch.
+# Only rows whose mark or note differs are written; SET reads the row's old values, so an
+# account already carrying this attention keeps the moment it got it.
+_SUPPORT_ATTENTION_SET_SQL = """
+UPDATE accounts_account AS a
+SET support_attention = %(attention)s,
+    support_attention_note = v.note,
+    support_attention_since = CASE
+        WHEN %(attention)s = '' THEN NULL
+        WHEN a.support_attention = %(attention)s THEN a.support_attention_since
+        ELSE %(since)s
+    END
+FROM unnest(%(ids)s::bigint[], %(notes)s::text[]) AS v(id, note)
+WHERE a.id = v.id
+  AND (a.support_attention <> %(attention)s OR a.support_attention_note <> v.note)
+"""
+
+
 def account_support_attention_set(*, attention: str, notes: dict[int, str], since=None) -> int:
     """Set (or, with attention "", clear) what support must keep in mind on the given
     accounts, each with its note (`notes`: account id → note). Called by metrics when an
@@ -165,25 +184,17 @@ def account_support_attention_set(*, attention: str, notes: dict[int, str], sinc
         raise ValueError(f"Unknown support attention: {attention!r}")
     if not notes:
         return 0
-    if not attention:
-        notes = dict.fromkeys(notes, "")
-    changed = Q()
-    for pk, text in notes.items():
-        changed |= Q(pk=pk) & (~Q(support_attention=attention) | ~Q(support_attention_note=text))
-    return Account.objects.filter(changed).update(
-        support_attention=attention,
-        support_attention_note=Case(
-            *[When(pk=pk, then=Value(text)) for pk, text in notes.items()],
-            output_field=TextField(),
-        ),
-        # A new note on an account already at risk keeps the moment it became so.
-        support_attention_since=Case(
-            When(support_attention=attention, then=F("support_attention_since")),
-            default=Value(since or timezone.now()),
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SUPPORT_ATTENTION_SET_SQL,
+            {
+                "attention": attention,
+                "since": since or timezone.now(),
+                "ids": list(notes),
+                "notes": list(notes.values()) if attention else [""] * len(notes),
+            },
         )
-        if attention
-        else None,
-    )
+        return cursor.rowcount
 
 
 def account_support_onboarding_set(*, account_ids: Iterable[int], onboarding: bool) -> int:

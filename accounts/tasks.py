@@ -28,10 +28,7 @@ def webhook_deliver_task(delivery_id: int) -> str | None:
 
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
 def webhook_retries_due_task() -> int:
-    """Enqueue the webhook deliveries whose retry is due."""
-    from .webhooks import webhook_retries_due
+    """Queue the webhook deliveries whose retry is due (each once, however runs overlap)."""
+    from .webhooks import webhook_retries_queue
 
-    ids = webhook_retries_due()
-    for pk in ids:
-        webhook_deliver_task.delay(pk)
-    return len(ids)
+    return len(webhook_retries_queue())

@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import (
@@ -51,6 +51,7 @@ RETRY_MAX_SECONDS = 3600
 GIVE_UP_AFTER = timedelta(hours=24)
 DISABLE_AFTER_FAILURES = 50
 CLAIM_LEASE = timedelta(minutes=5)  # a claimed attempt is not retried before this
+QUEUE_LEASE = timedelta(minutes=5)  # a queued attempt no worker claimed is queued again
 METADATA_ADDRESSES = {
     ipaddress.ip_address("169.254.169.254"),
     ipaddress.ip_address("fd00:ec2::254"),
@@ -246,6 +247,7 @@ def webhook_events_publish(*, event_type: str, resources: list | Callable[[], li
                 event_type=event_type,
                 payload=payload,
                 next_attempt_at=now,
+                queued_at=now,  # queued on commit below, so the retry job leaves it alone
                 created_at=now,
             )
             for pk in subscription_ids
@@ -340,7 +342,8 @@ def _claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:
             return None
         delivery.attempts += 1
         delivery.next_attempt_at = now + CLAIM_LEASE
-        delivery.save(update_fields=["attempts", "next_attempt_at"])
+        delivery.queued_at = None  # this attempt used the queued task; its retry is queued anew
+        delivery.save(update_fields=["attempts", "next_attempt_at", "queued_at"])
         return delivery
 
 
@@ -436,15 +439,25 @@ def _disable_if_failing(subscription_id: int, now: datetime) -> None:
     )
 
 
-def webhook_retries_due(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
-    """The deliveries whose next attempt is due (a set-based read; each attempt then claims
-    its row, so a delivery enqueued twice is still sent once)."""
+def webhook_retries_queue(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
+    """Queue an attempt (after commit) for each delivery whose retry is due; returns their
+    ids. The rows are claimed as they are queued: locked with SKIP LOCKED and stamped
+    `queued_at`, so runs that overlap queue each delivery once. One queued but not claimed
+    by a worker within QUEUE_LEASE (a lost message) is queued again; each attempt still
+    claims its row, so a delivery queued twice is still sent once."""
     now = now or timezone.now()
-    return list(
-        WebhookDelivery.objects.filter(
-            status__in=[WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.FAILED],
-            next_attempt_at__lte=now,
+    with transaction.atomic():
+        ids = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(queued_at__isnull=True) | Q(queued_at__lte=now - QUEUE_LEASE),
+                status__in=[WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.FAILED],
+                next_attempt_at__lte=now,
+            )
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
         )
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+        if ids:
+            WebhookDelivery.objects.filter(pk__in=ids).update(queued_at=now)
+            transaction.on_commit(lambda: _enqueue(ids))
+    return ids

@@ -26,7 +26,7 @@ from accounts.webhooks import (
     WebhookTargetRefused,
     webhook_deliver,
     webhook_event_publish,
-    webhook_retries_due,
+    webhook_retries_queue,
     webhook_subscription_create,
     webhook_target_check,
 )
@@ -156,10 +156,10 @@ def test_failure_schedules_a_retry_with_exponential_backoff(allow_private, recei
     assert delivery.next_attempt_at == now + datetime.timedelta(seconds=30)
     # Not due yet: nothing happens.
     assert webhook_deliver(delivery_id=delivery.pk, now=now) is None
-    assert webhook_retries_due(now=now) == []
+    assert webhook_retries_queue(now=now) == []
 
     later = now + datetime.timedelta(seconds=31)
-    assert webhook_retries_due(now=later) == [delivery.pk]
+    assert webhook_retries_queue(now=later) == [delivery.pk]
     assert webhook_deliver(delivery_id=delivery.pk, now=later) == WebhookDeliveryStatus.FAILED
     delivery.refresh_from_db()
     assert delivery.attempts == 2
@@ -189,7 +189,7 @@ def test_gives_up_24_hours_after_the_event(allow_private, receiver, admin):
     assert webhook_deliver(delivery_id=delivery.pk) == WebhookDeliveryStatus.GAVE_UP
     delivery.refresh_from_db()
     assert delivery.next_attempt_at is None
-    assert webhook_retries_due(now=timezone.now() + datetime.timedelta(days=2)) == []
+    assert webhook_retries_queue(now=timezone.now() + datetime.timedelta(days=2)) == []
 
 
 def test_fifty_failures_in_a_row_disable_the_subscription_and_email_the_owner_once(
@@ -528,7 +528,9 @@ def test_escalation_flags_emit_raised_and_resolved(allow_private, admin, csm):
     assert WebhookDelivery.objects.filter(event_type="escalation.resolved").count() == 2
 
 
-def test_the_beat_task_enqueues_the_due_retries(allow_private, admin, enqueued):
+def test_the_beat_task_enqueues_the_due_retries(
+    allow_private, admin, enqueued, django_capture_on_commit_callbacks
+):
     from accounts.tasks import webhook_retries_due_task
     from cxplatform.schedule import BEAT_SCHEDULE
 
@@ -540,10 +542,69 @@ def test_the_beat_task_enqueues_the_due_retries(allow_private, admin, enqueued):
     WebhookDelivery.objects.filter(pk=later.pk).update(
         status="failed", next_attempt_at=timezone.now() + datetime.timedelta(minutes=5)
     )
-    assert webhook_retries_due_task() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhook_retries_due_task() == 1
     assert enqueued == [due.pk]
     entry = BEAT_SCHEDULE["accounts-webhook-retries-due"]
     assert entry["task"] == "accounts.tasks.webhook_retries_due_task"
+
+
+def test_a_second_run_does_not_queue_what_the_first_queued_until_the_lease_ends(
+    allow_private, admin, enqueued, django_capture_on_commit_callbacks
+):
+    subscription, _ = webhook_subscription_create(
+        owner=admin, url="http://127.0.0.1:9/", events=["ticket.created"]
+    )
+    due = _delivery(subscription)
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhook_retries_queue(now=now) == [due.pk]
+        assert webhook_retries_queue(now=now + datetime.timedelta(seconds=60)) == []
+    assert enqueued == [due.pk]
+    # No worker claimed it (a lost message): once the lease is over it is queued again.
+    assert webhook_retries_queue(now=now + webhooks.QUEUE_LEASE) == [due.pk]
+
+
+def test_an_attempt_frees_its_retry_to_be_queued_when_due(allow_private, receiver, admin):
+    receiver.answers = [(500, {})]
+    subscription, _ = webhook_subscription_create(
+        owner=admin, url=receiver.url, events=["ticket.created"]
+    )
+    delivery = _delivery(subscription)
+    now = timezone.now()
+    assert webhook_retries_queue(now=now) == [delivery.pk]
+    assert webhook_deliver(delivery_id=delivery.pk, now=now) == WebhookDeliveryStatus.FAILED
+    delivery.refresh_from_db()
+    assert delivery.queued_at is None
+    assert webhook_retries_queue(now=delivery.next_attempt_at) == [delivery.pk]
+
+
+def test_published_deliveries_are_left_to_their_own_queued_task(
+    allow_private, admin, enqueued, django_capture_on_commit_callbacks
+):
+    webhook_subscription_create(owner=admin, url="http://127.0.0.1:9/", events=["ticket.created"])
+    with django_capture_on_commit_callbacks(execute=True):
+        webhook_event_publish(event_type="ticket.created", resource={"number": 7})
+        assert webhook_retries_queue() == []
+    [delivery] = WebhookDelivery.objects.all()
+    assert enqueued == [delivery.pk]
+
+
+@pytest.mark.django_db(transaction=True)  # threads: their own connections, committed data
+def test_two_concurrent_runs_queue_each_due_delivery_once(allow_private, admin, enqueued):
+    from accounts.tasks import webhook_retries_due_task
+    from tests.support.test_concurrency import run_together
+
+    subscription, _ = webhook_subscription_create(
+        owner=admin, url="http://127.0.0.1:9/", events=["ticket.created"]
+    )
+    due = sorted(_delivery(subscription).pk for _ in range(40))
+    for _ in range(3):  # a few rounds, so the runs really overlap
+        WebhookDelivery.objects.update(queued_at=None)
+        enqueued.clear()
+        outcomes = run_together(webhook_retries_due_task, webhook_retries_due_task)
+        assert sum(outcomes) == len(due), outcomes
+        assert sorted(enqueued) == due
 
 
 def test_the_list_takes_a_fixed_number_of_queries(
