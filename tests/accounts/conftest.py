@@ -3,25 +3,15 @@
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import ApiScope
-from accounts.services import api_token_create
-
-ALL_SCOPES = list(ApiScope.values)
-
 
 @pytest.fixture
 def token_client():
-    """An API client authenticated with a new bearer token of `user` with `scopes`."""
+    """An API client authenticated with a new bearer token of `user` with `scopes` (every
+    scope unless told): tests.api_helpers.bearer_client, as a fixture."""
 
-    def make(user, scopes=ALL_SCOPES, **fields) -> APIClient:
-        api_token, secret = api_token_create(user=user, name="test", scopes=scopes, **fields)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-        client.api_token = api_token
-        client.secret = secret
-        return client
+    from tests.api_helpers import bearer_client  # it imports error_of from here
 
-    return make
+    return bearer_client
 
 
 @pytest.fixture

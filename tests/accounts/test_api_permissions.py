@@ -3,34 +3,29 @@ the same foundation) against anonymous callers, tokens without the scope, and ea
 with a session and with a token that has the scope."""
 
 import itertools
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 from rest_framework.test import APIClient
 
 from accounts.choices import Role
-from accounts.models import ApiScope
 from tests.accounts.conftest import error_of
+from tests.api_helpers import (
+    ADMINS,
+    MANAGERS,
+    STAFF,
+    SUCCESS_STAFF,
+    Route,
+    assert_not_authenticated,
+    assert_role_decides,
+    assert_scope_missing,
+    call,
+    scopes_except,
+)
 from tests.factories import AccountFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db
 
-STAFF = {Role.ADMIN, Role.MANAGER, Role.AGENT, Role.CSM}
-SUCCESS_STAFF = {Role.ADMIN, Role.MANAGER, Role.CSM}
-MANAGERS = {Role.ADMIN, Role.MANAGER}
-ADMINS = {Role.ADMIN}
 _unique = itertools.count()
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: Callable[[dict], str]
-    scope: str
-    roles: set
-    body: Callable[[], dict] | None = None
-    ok: int = 200
 
 
 ROUTES = {
@@ -40,7 +35,7 @@ ROUTES = {
         lambda o: "/api/v1/accounts/",
         "accounts:write",
         SUCCESS_STAFF,
-        lambda: {"name": f"New {next(_unique)}"},
+        lambda o: {"name": f"New {next(_unique)}"},
         201,
     ),
     "account retrieve": Route(
@@ -51,7 +46,7 @@ ROUTES = {
         lambda o: f"/api/v1/accounts/{o['account'].pk}/",
         "accounts:write",
         SUCCESS_STAFF,
-        lambda: {"segment": "Retail"},
+        lambda o: {"segment": "Retail"},
     ),
     "contacts list": Route("get", lambda o: "/api/v1/contacts/", "accounts:read", STAFF),
     "contact create": Route(
@@ -59,7 +54,7 @@ ROUTES = {
         lambda o: "/api/v1/contacts/",
         "accounts:write",
         STAFF,
-        lambda: {"name": "Pat", "email": f"pat{next(_unique)}@example.test"},
+        lambda o: {"name": "Pat", "email": f"pat{next(_unique)}@example.test"},
         201,
     ),
     "contact retrieve": Route(
@@ -70,7 +65,7 @@ ROUTES = {
         lambda o: f"/api/v1/contacts/{o['contact'].pk}/",
         "accounts:write",
         STAFF,
-        lambda: {"title": "CTO"},
+        lambda o: {"title": "CTO"},
     ),
     "users list": Route("get", lambda o: "/api/v1/users/", "admin", ADMINS),
     "user create": Route(
@@ -78,7 +73,7 @@ ROUTES = {
         lambda o: "/api/v1/users/",
         "admin",
         ADMINS,
-        lambda: {"email": f"new{next(_unique)}@cx.test", "name": "New Agent", "role": "agent"},
+        lambda o: {"email": f"new{next(_unique)}@cx.test", "name": "New Agent", "role": "agent"},
         201,
     ),
     "user retrieve": Route("get", lambda o: f"/api/v1/users/{o['user'].pk}/", "admin", ADMINS),
@@ -87,7 +82,7 @@ ROUTES = {
         lambda o: f"/api/v1/users/{o['user'].pk}/",
         "admin",
         ADMINS,
-        lambda: {"name": "Renamed"},
+        lambda o: {"name": "Renamed"},
     ),
     "sla calendars list": Route("get", lambda o: "/api/v1/sla/calendars/", "tickets:read", STAFF),
     "sla policy create": Route(
@@ -95,7 +90,7 @@ ROUTES = {
         lambda o: "/api/v1/sla/policies/",
         "admin",
         MANAGERS,
-        lambda: {"name": f"Policy {next(_unique)}", "position": next(_unique)},
+        lambda o: {"name": f"Policy {next(_unique)}", "position": next(_unique)},
         201,
     ),
 }
@@ -111,30 +106,18 @@ def objects(make_user):
     }
 
 
-def call(client: APIClient, route: Route, objects: dict):
-    body = route.body() if route.body else None
-    return getattr(client, route.method)(route.path(objects), body, format="json")
-
-
 @pytest.mark.parametrize("route", ROUTES.values(), ids=ROUTES.keys())
 def test_anonymous_callers_get_401(route, objects):
-    response = call(APIClient(), route, objects)
-
-    assert response.status_code == 401
-    assert error_of(response)["code"] == "not_authenticated"
+    assert_not_authenticated(call(APIClient(), route, objects))
 
 
 @pytest.mark.parametrize("route", ROUTES.values(), ids=ROUTES.keys())
 def test_token_without_the_scope_gets_403_even_for_an_admin(
     route, objects, make_user, token_client
 ):
-    others = [scope for scope in ApiScope.values if scope != route.scope]
-    client = token_client(make_user(Role.ADMIN), scopes=others)
+    client = token_client(make_user(Role.ADMIN), scopes=scopes_except(route.scope))
 
-    response = call(client, route, objects)
-
-    assert response.status_code == 403
-    assert route.scope in error_of(response)["message"]
+    assert_scope_missing(call(client, route, objects), route.scope)
 
 
 @pytest.mark.parametrize("auth", ["session", "token"])
@@ -146,13 +129,7 @@ def test_role_decides_once_the_scope_is_there(
     user = make_user(role)
     client = session_client(user) if auth == "session" else token_client(user, [route.scope])
 
-    response = call(client, route, objects)
-
-    if role in route.roles:
-        assert response.status_code == route.ok, response.json()
-    else:
-        assert response.status_code == 403, response.json()
-        assert error_of(response)["code"] == "permission_denied"
+    assert_role_decides(call(client, route, objects), route, role)
 
 
 def test_session_writes_need_the_csrf_token(session_client, csm):

@@ -8,13 +8,17 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.choices import Role
-from accounts.models import ApiScope
-from accounts.services import api_token_create
 from metrics.catalogue import COMPANY_ID, TIER_IDS, pool
 from metrics.models import MetricSnapshot, SubjectKind
 from metrics.selectors.reports import Period, retention
 from success.models import RevenueEvent
 from tests.accounts.conftest import error_of
+from tests.api_helpers import (
+    assert_not_authenticated,
+    assert_scope_missing,
+    bearer_client,
+    scopes_except,
+)
 from tests.factories import AccountFactory, TeamFactory
 from tests.metrics.test_reports import END, PERIOD, START, durations, fill_support_days, snap
 
@@ -25,10 +29,8 @@ SUCCESS = reverse("metrics:report-success")
 
 
 def api(user, scopes=("metrics:read",)) -> APIClient:
-    _token, secret = api_token_create(user=user, name="test", scopes=list(scopes))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
+    """A token client with `metrics:read` unless told otherwise."""
+    return bearer_client(user, scopes)
 
 
 def card(response, name):
@@ -216,19 +218,13 @@ def test_an_unknown_team_or_account_is_a_404(manager):
 
 
 def test_anonymous_callers_get_401():
-    response = APIClient().get(f"/api/v1/metrics/csat/?{PERIOD}")
-
-    assert response.status_code == 401
-    assert error_of(response)["code"] == "not_authenticated"
+    assert_not_authenticated(APIClient().get(f"/api/v1/metrics/csat/?{PERIOD}"))
 
 
 def test_a_token_without_metrics_read_gets_403(admin):
-    scopes = [scope for scope in ApiScope.values if scope != "metrics:read"]
+    response = api(admin, scopes_except("metrics:read")).get(f"/api/v1/metrics/csat/?{PERIOD}")
 
-    response = api(admin, scopes).get(f"/api/v1/metrics/csat/?{PERIOD}")
-
-    assert response.status_code == 403
-    assert "metrics:read" in error_of(response)["message"]
+    assert_scope_missing(response, "metrics:read")
 
 
 def test_customers_get_403(make_user):

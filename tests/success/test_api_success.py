@@ -3,8 +3,6 @@ success plans, touchpoints and NPS answers; who may use them; the error shape; q
 
 import datetime
 import itertools
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
@@ -12,10 +10,18 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.choices import Role
-from accounts.models import ApiScope
-from accounts.services import api_token_create
 from success.models import NpsResponse, RevenueEvent, Subscription, Touchpoint, UsageDaily
 from tests.accounts.conftest import error_of
+from tests.api_helpers import (
+    SUCCESS_STAFF,
+    Route,
+    assert_not_authenticated,
+    assert_role_decides,
+    assert_scope_missing,
+    bearer_client,
+    call,
+    scopes_except,
+)
 from tests.factories import (
     AccountFactory,
     ContactFactory,
@@ -27,15 +33,12 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-SUCCESS_STAFF = {Role.ADMIN, Role.MANAGER, Role.CSM}
 _unique = itertools.count()
 
 
 def api(user, scopes=("success:read", "success:write")) -> APIClient:
-    _token, secret = api_token_create(user=user, name="test", scopes=list(scopes))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
+    """A token client with the success scopes unless told otherwise."""
+    return bearer_client(user, scopes)
 
 
 @pytest.fixture
@@ -350,46 +353,48 @@ def test_bad_nps_bodies_are_400s_naming_the_field(manager, own, body, field):
 # --- who may do what ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: Callable[[dict], str]
-    scope: str
-    body: Callable[[dict], object] | None = None
-    ok: int = 200
-
-
 ROUTES = {
     "usage": Route(
         "post",
         lambda o: "/api/v1/usage/",
         "success:write",
+        SUCCESS_STAFF,
         lambda o: [
             {"account": o["account"].pk, "date": yesterday(), "metric": "seats", "value": 1}
         ],
     ),
-    "subscriptions list": Route("get", lambda o: "/api/v1/subscriptions/", "success:read"),
+    "subscriptions list": Route(
+        "get", lambda o: "/api/v1/subscriptions/", "success:read", SUCCESS_STAFF
+    ),
     "subscription create": Route(
         "post",
         lambda o: "/api/v1/subscriptions/",
         "success:write",
+        SUCCESS_STAFF,
         lambda o: {"account": o["account"].pk, "plan_name": "P", "start_date": "2026-01-01"},
         201,
     ),
     "subscription retrieve": Route(
-        "get", lambda o: f"/api/v1/subscriptions/{o['subscription'].pk}/", "success:read"
+        "get",
+        lambda o: f"/api/v1/subscriptions/{o['subscription'].pk}/",
+        "success:read",
+        SUCCESS_STAFF,
     ),
     "subscription update": Route(
         "patch",
         lambda o: f"/api/v1/subscriptions/{o['subscription'].pk}/",
         "success:write",
+        SUCCESS_STAFF,
         lambda o: {"seats": 3},
     ),
-    "revenue events list": Route("get", lambda o: "/api/v1/revenue-events/", "success:read"),
+    "revenue events list": Route(
+        "get", lambda o: "/api/v1/revenue-events/", "success:read", SUCCESS_STAFF
+    ),
     "revenue event create": Route(
         "post",
         lambda o: "/api/v1/revenue-events/",
         "success:write",
+        SUCCESS_STAFF,
         lambda o: {
             "account": o["account"].pk,
             "kind": "new",
@@ -399,16 +404,19 @@ ROUTES = {
         201,
     ),
     "revenue event retrieve": Route(
-        "get", lambda o: f"/api/v1/revenue-events/{o['event'].pk}/", "success:read"
+        "get", lambda o: f"/api/v1/revenue-events/{o['event'].pk}/", "success:read", SUCCESS_STAFF
     ),
-    "success plans list": Route("get", lambda o: "/api/v1/success-plans/", "success:read"),
+    "success plans list": Route(
+        "get", lambda o: "/api/v1/success-plans/", "success:read", SUCCESS_STAFF
+    ),
     "success plan retrieve": Route(
-        "get", lambda o: f"/api/v1/success-plans/{o['plan'].pk}/", "success:read"
+        "get", lambda o: f"/api/v1/success-plans/{o['plan'].pk}/", "success:read", SUCCESS_STAFF
     ),
     "success plan create": Route(
         "post",
         lambda o: "/api/v1/success-plans/",
         "success:write",
+        SUCCESS_STAFF,
         lambda o: {
             "account": o["account"].pk,
             "template": o["template"].pk,
@@ -416,11 +424,14 @@ ROUTES = {
         },
         201,
     ),
-    "touchpoints list": Route("get", lambda o: "/api/v1/touchpoints/", "success:read"),
+    "touchpoints list": Route(
+        "get", lambda o: "/api/v1/touchpoints/", "success:read", SUCCESS_STAFF
+    ),
     "touchpoint create": Route(
         "post",
         lambda o: "/api/v1/touchpoints/",
         "success:write",
+        SUCCESS_STAFF,
         lambda o: {
             "account": o["account"].pk,
             "kind": "email",
@@ -429,11 +440,12 @@ ROUTES = {
         },
         201,
     ),
-    "nps list": Route("get", lambda o: "/api/v1/surveys/nps/", "success:read"),
+    "nps list": Route("get", lambda o: "/api/v1/surveys/nps/", "success:read", SUCCESS_STAFF),
     "nps create": Route(
         "post",
         lambda o: "/api/v1/surveys/nps/",
         "success:write",
+        SUCCESS_STAFF,
         lambda o: {"contact": o["contact"].email, "score": 8},
         201,
     ),
@@ -456,27 +468,16 @@ def _objects(account):
     }
 
 
-def call(client, route: Route, objects: dict):
-    body = route.body(objects) if route.body else None
-    return getattr(client, route.method)(route.path(objects), body, format="json")
-
-
 @pytest.mark.parametrize("route", ROUTES.values(), ids=ROUTES.keys())
 def test_anonymous_callers_get_401(route, make_user):
-    response = call(APIClient(), route, _objects(AccountFactory()))
-
-    assert response.status_code == 401
-    assert error_of(response)["code"] == "not_authenticated"
+    assert_not_authenticated(call(APIClient(), route, _objects(AccountFactory())))
 
 
 @pytest.mark.parametrize("route", ROUTES.values(), ids=ROUTES.keys())
 def test_a_token_without_the_scope_gets_403(route, make_user):
-    scopes = [scope for scope in ApiScope.values if scope != route.scope]
+    client = api(make_user(Role.ADMIN), scopes_except(route.scope))
 
-    response = call(api(make_user(Role.ADMIN), scopes), route, _objects(AccountFactory()))
-
-    assert response.status_code == 403
-    assert route.scope in error_of(response)["message"]
+    assert_scope_missing(call(client, route, _objects(AccountFactory())), route.scope)
 
 
 @pytest.mark.parametrize("role", [Role.CUSTOMER, Role.AGENT, Role.CSM, Role.MANAGER, Role.ADMIN])
@@ -487,11 +488,7 @@ def test_role_decides_once_the_scope_is_there(route, role, make_user):
 
     response = call(api(user, [route.scope]), route, _objects(account))
 
-    if role in SUCCESS_STAFF:
-        assert response.status_code == route.ok, response.json()
-    else:
-        assert response.status_code == 403, response.json()
-        assert error_of(response)["code"] == "permission_denied"
+    assert_role_decides(response, route, role)
 
 
 @pytest.mark.parametrize(

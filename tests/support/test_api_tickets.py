@@ -1,8 +1,6 @@
 """The tickets REST API: /api/v1/tickets/ (by number), its messages, claim and merge."""
 
 import itertools
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -14,6 +12,15 @@ from accounts.models import ApiScope, Contact
 from support import services
 from support.models import Message, Ticket, TicketEvent
 from tests.accounts.conftest import error_of, session_client, token_client
+from tests.api_helpers import (
+    STAFF,
+    Route,
+    assert_not_authenticated,
+    assert_role_decides,
+    assert_scope_missing,
+    call,
+    scopes_except,
+)
 from tests.factories import AccountFactory, ContactFactory, TeamFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
@@ -591,18 +598,8 @@ def test_merging_a_closed_ticket_is_a_409(api):
 
 # --- who may call what ------------------------------------------------------------------
 
-READERS = {Role.ADMIN, Role.MANAGER, Role.AGENT, Role.CSM}
+READERS = STAFF
 WRITERS = READERS  # as on the ticket pages
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: Callable[[dict], str]
-    scope: str
-    roles: set
-    body: Callable[[dict], dict] | None = None
-    ok: int = 200
 
 
 ROUTES = {
@@ -652,28 +649,16 @@ def objects():
     return {"ticket": open_ticket(), "target": open_ticket()}
 
 
-def call(client: APIClient, route: Route, objects: dict):
-    body = route.body(objects) if route.body else None
-    return getattr(client, route.method)(route.path(objects), body, format="json")
-
-
 @pytest.mark.parametrize("route", ROUTES.values(), ids=ROUTES.keys())
 def test_anonymous_callers_get_401(route, objects):
-    response = call(APIClient(), route, objects)
-
-    assert response.status_code == 401
-    assert error_of(response)["code"] == "not_authenticated"
+    assert_not_authenticated(call(APIClient(), route, objects))
 
 
 @pytest.mark.parametrize("route", ROUTES.values(), ids=ROUTES.keys())
 def test_token_without_the_scope_gets_403(route, objects, make_user, token_client):
-    others = [scope for scope in ApiScope.values if scope != route.scope]
-    client = token_client(make_user(Role.ADMIN), scopes=others)
+    client = token_client(make_user(Role.ADMIN), scopes=scopes_except(route.scope))
 
-    response = call(client, route, objects)
-
-    assert response.status_code == 403
-    assert route.scope in error_of(response)["message"]
+    assert_scope_missing(call(client, route, objects), route.scope)
 
 
 @pytest.mark.parametrize("auth", ["session", "token"])
@@ -685,10 +670,4 @@ def test_role_decides_once_the_scope_is_there(
     user = make_user(role)
     client = session_client(user) if auth == "session" else token_client(user, [route.scope])
 
-    response = call(client, route, objects)
-
-    if role in route.roles:
-        assert response.status_code == route.ok, response.json()
-    else:
-        assert response.status_code == 403, response.json()
-        assert error_of(response)["code"] == "permission_denied"
+    assert_role_decides(call(client, route, objects), route, role)
