@@ -38,10 +38,13 @@ from .models import (
     WebhookEvent,
     WebhookSubscription,
 )
+from .permissions import MANAGERS
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-CX-Signature"
+# Who may own a subscription: those who may read every account's data.
+SUBSCRIBER_ROLES = MANAGERS
 EVENT_TYPES_CACHE_KEY = "accounts:webhooks:event-types"
 EVENT_TYPES_CACHE_SECONDS = 60
 TIMEOUT_SECONDS = 10
@@ -140,7 +143,15 @@ def _clean_url(url: str) -> str:
 def webhook_subscription_create(
     *, owner: User, url: str, events, active: bool = True
 ) -> tuple[WebhookSubscription, str]:
-    """A new subscription and its secret (returned here only: show it once)."""
+    """A new subscription and its secret (returned here only: show it once).
+
+    Only admins and managers may own one: a subscription receives every account's events
+    of its types (surveys, health bands, flags), which only they may read."""
+    if not (owner.is_active and owner.role in SUBSCRIBER_ROLES):
+        raise ValidationError(
+            "Only admins and managers may subscribe to webhooks: a subscription receives "
+            "every account's events."
+        )
     secret = secrets.token_hex(32)
     subscription = WebhookSubscription.objects.create(
         owner=owner, url=_clean_url(url), events=_clean_events(events), secret=secret, active=active
@@ -187,11 +198,19 @@ def webhook_subscription_delete(*, subscription: WebhookSubscription) -> None:
     webhook_event_types_forget()
 
 
+def _receiving():
+    """Subscriptions that get events: active, and owned by someone who may still read every
+    account's data (an owner demoted or deactivated since gets nothing)."""
+    return WebhookSubscription.objects.filter(
+        active=True, owner__is_active=True, owner__role__in=SUBSCRIBER_ROLES
+    )
+
+
 def webhook_event_types_subscribed() -> frozenset[str]:
     """The event types some active subscription wants (cached 60 s, forgotten on change)."""
     types = cache.get(EVENT_TYPES_CACHE_KEY)
     if types is None:
-        rows = WebhookSubscription.objects.filter(active=True).values_list("events", flat=True)
+        rows = _receiving().values_list("events", flat=True)
         types = frozenset(e for events in rows.distinct() for e in events)
         cache.set(EVENT_TYPES_CACHE_KEY, types, EVENT_TYPES_CACHE_SECONDS)
     return types
@@ -217,9 +236,7 @@ def webhook_events_publish(*, event_type: str, resources: list | Callable[[], li
     if event_type not in webhook_event_types_subscribed():
         return 0
     subscription_ids = list(
-        WebhookSubscription.objects.filter(active=True, events__contains=[event_type]).values_list(
-            "pk", flat=True
-        )
+        _receiving().filter(events__contains=[event_type]).values_list("pk", flat=True)
     )
     if not subscription_ids:
         return 0

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from .. import webhooks
 from ..choices import Role
 from ..models import ApiScope, WebhookDelivery, WebhookEvent, WebhookSubscription
-from ..permissions import STAFF
+from ..permissions import MANAGERS
 from .concurrency import ETagDestroyModelMixin
 from .serializers import AllowedChoiceField, StrictModelSerializer
 from .viewsets import ApiModelViewSet
@@ -89,12 +89,17 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     ),
 )
 class WebhookSubscriptionViewSet(ETagDestroyModelMixin, ApiModelViewSet):
-    """Webhook subscriptions. Admins manage all; other staff their own."""
+    """Webhook subscriptions, for admins and managers (a subscription receives every
+    account's events). Admins manage all; managers their own."""
 
     queryset = WebhookSubscription.objects.select_related("owner").order_by("pk")
     serializer_class = WebhookSubscriptionSerializer
     required_scopes = {"*": ApiScope.WEBHOOKS}
-    read_roles = write_roles = STAFF
+    read_roles = write_roles = MANAGERS
+    role_message = (
+        "Only admins and managers may manage webhooks: a subscription receives every "
+        "account's events."
+    )
     filterset_class = None
     filter_backends: list = []
 

@@ -366,25 +366,25 @@ def test_ticket_update_without_subscribers_adds_no_query(agent, django_assert_ma
 URL = "/api/v1/webhooks/"
 
 
-def test_creating_returns_the_secret_once(allow_private, token_client, agent):
-    client = token_client(agent, scopes=[ApiScope.WEBHOOKS])
+def test_creating_returns_the_secret_once(allow_private, token_client, manager):
+    client = token_client(manager, scopes=[ApiScope.WEBHOOKS])
     response = client.post(
         URL, {"url": "http://127.0.0.1:9/hook", "events": ["ticket.created"]}, format="json"
     )
     assert response.status_code == 201, response.content
     body = response.json()
     assert len(body["secret"]) == 64
-    assert body["owner"] == agent.email
+    assert body["owner"] == manager.email
     assert WebhookSubscription.objects.get(pk=body["id"]).secret == body["secret"]
     again = client.get(f"{URL}{body['id']}/")
     assert again.status_code == 200
     assert "secret" not in again.json()
 
 
-def test_api_refuses_a_private_target_and_unknown_events(token_client, agent):
+def test_api_refuses_a_private_target_and_unknown_events(token_client, manager):
     from tests.accounts.conftest import error_of
 
-    client = token_client(agent, scopes=[ApiScope.WEBHOOKS])
+    client = token_client(manager, scopes=[ApiScope.WEBHOOKS])
     response = client.post(
         URL, {"url": "http://169.254.169.254/", "events": ["ticket.created"]}, format="json"
     )
@@ -395,9 +395,35 @@ def test_api_refuses_a_private_target_and_unknown_events(token_client, agent):
     assert "events" in error_of(response)["fields"]
 
 
-def test_api_needs_the_webhooks_scope(token_client, agent):
-    client = token_client(agent, scopes=[ApiScope.TICKETS_READ, ApiScope.ADMIN])
+def test_api_needs_the_webhooks_scope(token_client, manager):
+    client = token_client(manager, scopes=[ApiScope.TICKETS_READ, ApiScope.ADMIN])
     assert client.get(URL).status_code == 403
+
+
+def test_only_admins_and_managers_may_subscribe(token_client, agent, csm):
+    """A subscription receives every account's events, more than agents and CSMs may read:
+    the API refuses them and so does the service (a direct call)."""
+    for user in (agent, csm):
+        client = token_client(user, scopes=[ApiScope.WEBHOOKS])
+        response = client.post(
+            URL, {"url": "https://example.com/", "events": ["survey.response"]}, format="json"
+        )
+        assert response.status_code == 403
+        assert "admins and managers" in response.json()["error"]["message"]
+        with pytest.raises(ValidationError):
+            webhook_subscription_create(
+                owner=user, url="https://example.com/", events=["survey.response"]
+            )
+    assert not WebhookSubscription.objects.exists()
+
+
+def test_an_owner_demoted_since_receives_nothing(allow_private, manager):
+    webhook_subscription_create(owner=manager, url="http://127.0.0.1:9/", events=["ticket.created"])
+    manager.role = Role.AGENT
+    manager.save(update_fields=["role"])
+    webhooks.webhook_event_types_forget()
+    assert webhooks.webhook_event_publish(event_type="ticket.created", resource={"n": 1}) == 0
+    assert not WebhookDelivery.objects.exists()
 
 
 def test_anonymous_and_customers_are_refused(client, token_client, make_user):
@@ -407,22 +433,22 @@ def test_anonymous_and_customers_are_refused(client, token_client, make_user):
 
 
 def test_owners_see_only_their_own_and_admins_see_all(
-    allow_private, token_client, agent, csm, admin
+    allow_private, token_client, manager, make_user, admin
 ):
     mine, _ = webhook_subscription_create(
-        owner=agent, url="http://127.0.0.1:9/a", events=["ticket.created"]
+        owner=manager, url="http://127.0.0.1:9/a", events=["ticket.created"]
     )
     theirs, _ = webhook_subscription_create(
-        owner=csm, url="http://127.0.0.1:9/b", events=["ticket.created"]
+        owner=make_user(Role.MANAGER), url="http://127.0.0.1:9/b", events=["ticket.created"]
     )
     _delivery(theirs)
-    as_agent = token_client(agent, scopes=[ApiScope.WEBHOOKS])
-    assert [s["id"] for s in as_agent.get(URL).json()["results"]] == [mine.pk]
-    assert as_agent.get(f"{URL}{theirs.pk}/").status_code == 404
-    assert as_agent.get(f"{URL}{theirs.pk}/deliveries/").status_code == 404
-    assert as_agent.patch(f"{URL}{theirs.pk}/", {"active": False}, format="json").status_code == 404
-    assert as_agent.delete(f"{URL}{theirs.pk}/").status_code == 404
-    assert as_agent.patch(f"{URL}{mine.pk}/", {"active": False}, format="json").status_code == 200
+    as_owner = token_client(manager, scopes=[ApiScope.WEBHOOKS])
+    assert [s["id"] for s in as_owner.get(URL).json()["results"]] == [mine.pk]
+    assert as_owner.get(f"{URL}{theirs.pk}/").status_code == 404
+    assert as_owner.get(f"{URL}{theirs.pk}/deliveries/").status_code == 404
+    assert as_owner.patch(f"{URL}{theirs.pk}/", {"active": False}, format="json").status_code == 404
+    assert as_owner.delete(f"{URL}{theirs.pk}/").status_code == 404
+    assert as_owner.patch(f"{URL}{mine.pk}/", {"active": False}, format="json").status_code == 200
 
     as_admin = token_client(admin, scopes=[ApiScope.WEBHOOKS])
     assert {s["id"] for s in as_admin.get(URL).json()["results"]} == {mine.pk, theirs.pk}
@@ -611,7 +637,7 @@ def test_the_list_takes_a_fixed_number_of_queries(
     allow_private, token_client, admin, make_user, django_assert_max_num_queries
 ):
     for _ in range(15):
-        owner = make_user(Role.AGENT)
+        owner = make_user(Role.MANAGER)
         webhook_subscription_create(
             owner=owner, url="http://127.0.0.1:9/", events=["ticket.created"]
         )
