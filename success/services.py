@@ -18,6 +18,16 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.choices import STAFF_ROLES, HealthBand, LifecycleStage
+from accounts.imports import (
+    MAX_ID,
+    ImportRejected,
+    import_date,
+    import_fields_check,
+    import_integer,
+    import_moment,
+    import_rejections,
+    import_text,
+)
 from accounts.models import Account, Contact, User
 from accounts.services import account_activity_announce
 from accounts.webhooks import webhook_event_publish, webhook_events_publish
@@ -992,3 +1002,69 @@ def nps_response_import(
     account_activity_announce(account_id=contact.account_id, reason="nps")
     _publish_nps(response)
     return response
+
+
+# --- History import (`manage.py import_history`, dispatched by metrics) ------------------
+
+NPS_IMPORT_FIELDS = {"contact", "score", "comment", "submitted_at"}
+REVENUE_EVENT_IMPORT_FIELDS = {"account", "event", "mrr_delta", "effective_date", "reason"}
+
+
+@transaction.atomic
+def nps_history_import(*, record: object, now: datetime.datetime | None = None) -> NpsResponse:
+    """Import one NPS answer collected by another tool (a `"kind": "nps"` line of the
+    history file, its `kind` already removed), through nps_response_import:
+
+        {"contact": "dana@acme.example", "score": 9, "comment": "...", "submitted_at": "..."}
+
+    The contact must exist and belong to an account; `score` 0-10; `submitted_at` ISO 8601,
+    not in the future. ImportRejected says why a record cannot be imported."""
+    record = import_fields_check(record, allowed=NPS_IMPORT_FIELDS, what="An NPS answer")
+    email = import_text(record, "contact", required=True).strip()
+    contact = Contact.objects.filter(email__iexact=email).first()
+    if contact is None:
+        raise ImportRejected(f"contact: no contact has the email {email}.")
+    score = import_integer(record, "score", minimum=0, maximum=10)
+    reason = import_text(record, "comment")
+    responded_at = import_moment(record, "submitted_at", now=now or timezone.now())
+    with import_rejections():
+        return nps_response_import(
+            contact=contact, score=score, reason=reason, responded_at=responded_at
+        )
+
+
+@transaction.atomic
+def revenue_event_history_import(
+    *, record: object, now: datetime.datetime | None = None
+) -> RevenueEvent:
+    """Import one past change in an account's MRR (a `"kind": "revenue_event"` line of the
+    history file, its `kind` already removed), through revenue_event_record:
+
+        {"account": 12, "event": "expansion", "mrr_delta": "250.00",
+         "effective_date": "2026-02-01", "reason": "10 more seats"}
+
+    `event` is the revenue event's kind (the line's `kind` names the record's kind);
+    `mrr_delta` a string or a whole number (money is never a float), its sign matching the
+    event; `effective_date` not in the future; a churn needs a reason. Recorded by nobody:
+    it comes from the file, not from a person. ImportRejected says why not."""
+    record = import_fields_check(
+        record, allowed=REVENUE_EVENT_IMPORT_FIELDS, what="A revenue event"
+    )
+    account_id = import_integer(record, "account", minimum=1, maximum=MAX_ID)
+    account = Account.objects.filter(pk=account_id).first()
+    if account is None:
+        raise ImportRejected(f"account: no account has the id {account_id}.")
+    kind = record.get("event")
+    if kind not in RevenueEventKind.values:
+        raise ImportRejected(f"event: {kind!r} is not one of {', '.join(RevenueEventKind.values)}.")
+    mrr_delta = record.get("mrr_delta")
+    if isinstance(mrr_delta, bool) or not isinstance(mrr_delta, str | int):
+        raise ImportRejected(
+            f'mrr_delta: give the amount as a string like "123.45" (got {mrr_delta!r}).'
+        )
+    date = import_date(record, "effective_date", now=now or timezone.now())
+    reason = import_text(record, "reason")
+    with import_rejections():
+        return revenue_event_record(
+            account=account, kind=kind, date=date, mrr_delta=mrr_delta, reason=reason
+        )

@@ -161,7 +161,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, frozenset[str]]] = {
     # Questioned (see the issue 8 test report): an agent may also replace the answer to a
     # ticket they worked, which their own CSAT is computed from.
     ("GET", "/api/v1/surveys/csat/"): ("tickets:read", STAFF),
-    ("POST", "/api/v1/surveys/csat/"): ("tickets:write", STAFF),
+    ("POST", "/api/v1/surveys/csat/"): ("tickets:write", MANAGERS),  # not an agent's own rating
     # Tickets: the same roles as the ticket pages, CSMs included.
     ("GET", "/api/v1/tickets/"): ("tickets:read", STAFF),
     ("POST", "/api/v1/tickets/"): ("tickets:write", STAFF),

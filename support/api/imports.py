@@ -3,8 +3,9 @@
 The body is one ticket record with its history and historical timestamps (created_at,
 solved_at, messages' created_at and author) — the format of `manage.py import_history`,
 documented in support/services/imports.py — replayed through the same services as live
-use. Only tokens with the `import` scope (and admins or managers) may set timestamps: the
-tickets API's create refuses `created_at` and `solved_at` as read-only fields (400)."""
+use. Only tokens with the `import` scope (and admins or managers) may set timestamps; so it
+is on the tickets API's create, which replays a ticket given `created_at` (and `solved_at`)
+through the same ticket_import."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema

@@ -8,6 +8,7 @@ are given on an update.
 
 from datetime import date, time
 
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -244,10 +245,16 @@ def assignable_users():
     )
 
 
+# The timestamps a history import may give when it creates a ticket (support/api/views.py
+# checks who may: the `import` scope, an admin or a manager).
+HISTORY_FIELDS = frozenset({"created_at", "solved_at"})
+
+
 class TicketSerializer(StrictModelSerializer):
     """A ticket, addressed by its number. `subject`, `description`, `requester` and `channel`
     are given on create only; status, priority, type, subject, tags, assignee and team may be
-    changed afterwards (through support.services, with its rules)."""
+    changed afterwards (through support.services, with its rules). A history import may also
+    give `created_at` and `solved_at` on create."""
 
     number = serializers.IntegerField(source="pk", read_only=True)
     description = serializers.CharField(
@@ -299,6 +306,20 @@ class TicketSerializer(StrictModelSerializer):
         help_text="Grows by one on every change. On update: the version your change is based "
         "on (like If-Match); a newer ticket answers 409.",
     )
+    created_at = serializers.DateTimeField(
+        required=False,
+        help_text="When the ticket was opened. Create only, and only to import history: "
+        "needs a token with the `import` scope (and an admin's or manager's role; 403 "
+        "otherwise); not in the future. Default: now.",
+    )
+    solved_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the ticket was last solved; null while it is not. Create only, and "
+        "only to import history (the `import` scope, as for `created_at`): the ticket is "
+        "solved at that moment by its assignee, or else by you; with `created_at`, not "
+        "before it nor in the future.",
+    )
 
     class Meta:
         model = Ticket
@@ -322,16 +343,10 @@ class TicketSerializer(StrictModelSerializer):
             "solved_at",
             "updated_at",
         ]
-        read_only_fields = [
-            "merged_into",
-            "created_at",
-            "first_response_at",
-            "solved_at",
-            "updated_at",
-        ]
+        read_only_fields = ["merged_into", "first_response_at", "updated_at"]
         extra_kwargs = {"subject": {"required": False}}
 
-    CREATE_ONLY = ("description", "requester", "channel")
+    CREATE_ONLY = ("description", "requester", "channel", *sorted(HISTORY_FIELDS))
     UPDATE_ONLY = ("status", "version")
 
     def validate(self, attrs: dict) -> dict:
@@ -343,6 +358,7 @@ class TicketSerializer(StrictModelSerializer):
             for name in self.UPDATE_ONLY:
                 if name in self.initial_data:
                     errors[name] = ["Cannot be given when creating a ticket."]
+            errors.update(self._history_errors(attrs))
         else:
             for name in self.CREATE_ONLY:
                 if name in self.initial_data:
@@ -350,6 +366,24 @@ class TicketSerializer(StrictModelSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+    @staticmethod
+    def _history_errors(attrs: dict) -> dict[str, list[str]]:
+        """The historical moments must have happened, in order (support.services.imports
+        holds the same rule; checked here too so that each message names its field)."""
+        now = timezone.now()
+        created_at, solved_at = attrs.get("created_at"), attrs.get("solved_at")
+        errors = {}
+        if created_at is not None and created_at > now:
+            errors["created_at"] = ["A ticket cannot be opened in the future."]
+        if solved_at is not None:
+            if solved_at > now:
+                errors["solved_at"] = ["A ticket cannot be solved in the future."]
+            elif created_at is None:
+                errors["solved_at"] = ["Give created_at too: when the solved ticket was opened."]
+            elif solved_at < created_at:
+                errors["solved_at"] = ["A ticket cannot be solved before it was opened."]
+        return errors
 
 
 class TicketMessageSerializer(StrictModelSerializer):

@@ -1,12 +1,12 @@
 """/api/v1/surveys/csat/: CSAT answers, listed, and recorded for surveys run in other tools.
 
-Staff only (customers answer through the signed survey link). Scopes: `tickets:read` to
-list, `tickets:write` to record. An answer goes through support.services.surveys
+Staff read them; admins and managers (an integration's token) record them; customers
+answer through the signed survey link. Scopes: `tickets:read` to list, `tickets:write` to
+record. An answer goes through support.services.surveys
 (csat_response_record): one answer per ticket, answering again replaces it. `submitted_at`
 (when the customer answered) may be set only with the `import` scope and not in the future.
 """
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
@@ -18,7 +18,7 @@ from accounts.api.permissions import token_scopes
 from accounts.api.serializers import StrictSerializer
 from accounts.api.viewsets import ApiViewMixin
 from accounts.models import ApiScope
-from accounts.permissions import STAFF
+from accounts.permissions import MANAGERS, STAFF
 
 from ..models import CsatResponse, Ticket
 from ..services import surveys as services
@@ -92,8 +92,14 @@ class CsatResponseViewSet(
     read_scope = ApiScope.TICKETS_READ
     write_scope = ApiScope.TICKETS_WRITE
     read_roles = STAFF
-    write_roles = STAFF
+    # Recording answers is an integration's job (a survey tool, a history import): an agent
+    # must not be able to rate, or re-rate, the tickets their own CSAT is computed from.
+    write_roles = MANAGERS
     role_message = "CSAT answers are for staff."
+    write_role_message = (
+        "Only admins and managers may record CSAT answers (customers answer through the "
+        "survey link)."
+    )
     cursor_ordering = ("-responded_at", "-id")
 
     def get_queryset(self) -> QuerySet[CsatResponse]:
@@ -109,19 +115,14 @@ class CsatResponseViewSet(
                     "Setting submitted_at needs a token with the 'import' scope."
                 )
         ticket = Ticket.objects.filter(pk=data["ticket_id"]).values("requester_id").first()
-        with transaction.atomic():
-            try:
-                services.csat_response_record(
-                    ticket_id=data["ticket_id"],
-                    contact_id=ticket["requester_id"] if ticket else None,
-                    rating=data["rating"],
-                    ces=data.get("ces"),
-                    comment=data.get("comment", ""),
-                )
-            except services.SurveyError as error:
-                raise ValidationError({"ticket": [str(error)]}) from None
-            answers = CsatResponse.objects.filter(ticket_id=data["ticket_id"])
-            if submitted_at is not None:
-                # TODO(service): csat_response_record has no `responded_at` parameter yet.
-                answers.update(responded_at=submitted_at)
-            serializer.instance = answers.get()
+        try:
+            serializer.instance = services.csat_response_record(
+                ticket_id=data["ticket_id"],
+                contact_id=ticket["requester_id"] if ticket else None,
+                rating=data["rating"],
+                ces=data.get("ces"),
+                comment=data.get("comment", ""),
+                responded_at=submitted_at,
+            )
+        except services.SurveyError as error:
+            raise ValidationError({"ticket": [str(error)]}) from None

@@ -4,28 +4,33 @@ the SLA settings (business-hours calendars and SLA policies).
 Built on the API foundation in accounts.api (token scopes, roles, the error shape, cursor
 pages, rate limits, idempotency keys, ETags)."""
 
+from collections.abc import Mapping
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import ProtectedError, QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from accounts.api.concurrency import ETagDestroyModelMixin, if_match_tags, with_etag
 from accounts.api.errors import Conflict
+from accounts.api.permissions import token_scopes
 from accounts.api.viewsets import ApiModelViewSet
 from accounts.models import ApiScope
 from accounts.permissions import MANAGERS, SUPPORT_STAFF
 from accounts.services import contact_get_or_create
 
 from .. import selectors, services
-from ..choices import Channel
+from ..choices import Channel, Status
 from ..filters import TicketFilter
 from ..models import BusinessCalendar, Message, SlaPolicy, Ticket
+from ..services.imports import ImportRejected, ticket_import
 from .serializers import (
+    HISTORY_FIELDS,
     BusinessCalendarSerializer,
     SlaPolicySerializer,
     TicketMergeSerializer,
@@ -92,9 +97,25 @@ def api_error_of(error: Exception) -> Exception:
         return Conflict(str(error), code="already_claimed")
     if isinstance(error, services.TicketClosed):
         return Conflict(str(error), code="ticket_closed")
-    if isinstance(error, services.TicketError):
+    if isinstance(error, services.TicketError | ImportRejected):
         return ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [str(error)]})
     return error
+
+
+def check_may_import_history(request) -> None:
+    """Historical timestamps rewrite what the metrics count, so, as for the history import
+    (support/api/imports.py), only admins and managers may set them, and a token of theirs
+    only with the `import` scope; anyone else gets a 403 saying so."""
+    scopes = token_scopes(request)
+    if scopes is not None and ApiScope.IMPORT not in scopes:
+        raise PermissionDenied(
+            "Setting created_at or solved_at imports history: it needs a token with the "
+            f"'{ApiScope.IMPORT}' scope."
+        )
+    if request.user.role not in MANAGERS:
+        raise PermissionDenied(
+            "Only admins and managers may set created_at or solved_at (a history import)."
+        )
 
 
 def _renamed(error: DjangoValidationError, names: dict[str, str]) -> DjangoValidationError:
@@ -113,8 +134,8 @@ def _renamed(error: DjangoValidationError, names: dict[str, str]) -> DjangoValid
     partial_update=extend_schema(summary="Change some of a ticket's fields"),
 )
 class TicketViewSet(ApiModelViewSet):
-    """Tickets, addressed by number. Support staff read them; admins, managers and agents
-    open and change them, through the same services (and rules) as the ticket page."""
+    """Tickets, addressed by number. Staff (CSMs too, as on the ticket pages) read, open
+    and change them, through the same services (and rules) as the ticket page."""
 
     serializer_class = TicketSerializer
     filterset_class = TicketFilter
@@ -126,7 +147,7 @@ class TicketViewSet(ApiModelViewSet):
     read_roles = SUPPORT_STAFF
     write_roles = TICKET_WRITERS
     role_message = "The tickets API is for staff; customers use the portal."
-    write_role_message = "Only admins, managers and agents may change tickets."
+    write_role_message = "Only staff may change tickets."
 
     def get_queryset(self) -> QuerySet[Ticket]:
         return selectors.queue_queryset()
@@ -148,8 +169,18 @@ class TicketViewSet(ApiModelViewSet):
     def _reloaded(self, ticket_id: int) -> Ticket:
         return selectors.queue_queryset().get(pk=ticket_id)
 
+    def create(self, request, *args, **kwargs):
+        # Who may import history is decided before the body is validated.
+        if isinstance(request.data, Mapping) and HISTORY_FIELDS & request.data.keys():
+            check_may_import_history(request)
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer) -> None:
         data = dict(serializer.validated_data)
+        if data.get("created_at") is not None:  # a history import (solved_at needs it)
+            serializer.instance = self._reloaded(self._import(data).pk)
+            return
+        data.pop("solved_at", None)  # null: not solved, as on any new ticket
         # One transaction: a ticket the rules refuse leaves no new contact behind.
         with transaction.atomic():
             requester = contact_get_or_create(email=data.pop("requester")["email"])
@@ -164,6 +195,32 @@ class TicketViewSet(ApiModelViewSet):
             except DjangoValidationError as error:
                 raise _renamed(error, {"body": "description"}) from None
         serializer.instance = self._reloaded(ticket.pk)
+
+    def _import(self, data: dict) -> Ticket:
+        """A ticket with historical timestamps, replayed by the history import (the same
+        services, with `at=`) as a record with no messages after the first: the event log,
+        first_response_at, solved_at and the SLA clocks come out as if it had happened
+        then, nobody is emailed, and its past SLA moments are recorded without notifying.
+        The solve is by the assignee, or else by the caller."""
+        record = {
+            "subject": data["subject"],
+            "description": data["description"],
+            "requester": data["requester"]["email"],
+            "created_at": data["created_at"].isoformat(),
+        }
+        record |= {
+            name: data[name] for name in ("channel", "priority", "type", "tags") if name in data
+        }
+        if data.get("assignee") is not None:
+            record["assignee"] = data["assignee"].email
+        if data.get("team") is not None:
+            record["team"] = data["team"].pk
+        if data.get("solved_at") is not None:
+            solver = data.get("assignee") or self.request.user
+            record["history"] = [
+                {"status": Status.SOLVED, "at": data["solved_at"].isoformat(), "by": solver.email}
+            ]
+        return ticket_import(record=record)
 
     def perform_update(self, serializer) -> None:
         data = dict(serializer.validated_data)

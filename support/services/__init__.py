@@ -211,7 +211,11 @@ class _Changes:
         transaction.on_commit(selectors.queue_counts_forget)
         if self.fields & _SLA_FIELDS or any(e.kind in _SLA_EVENTS for e in self.events):
             ticket_sla_refresh(
-                ticket=self.ticket, acting_user=self.actor, policies=self.policies, now=self.now
+                ticket=self.ticket,
+                acting_user=self.actor,
+                policies=self.policies,
+                now=self.now,
+                historic=self.historic,
             )
         self.events = []
         self.fields = set()
@@ -459,7 +463,9 @@ def ticket_create(
         author_user=acting_user if on_behalf else None,
         author_contact=None if on_behalf else requester,
     )
-    ticket_sla_refresh(ticket=ticket, acting_user=acting_user, now=ticket.created_at)
+    ticket_sla_refresh(
+        ticket=ticket, acting_user=acting_user, now=ticket.created_at, historic=at is not None
+    )
     transaction.on_commit(selectors.queue_counts_forget)
     account_activity_announce(account_id=ticket.account_id, reason="ticket_created")
     if assignee is None and team is not None and at is None:
@@ -985,6 +991,7 @@ def ticket_sla_refresh(
     acting_user: User | None = None,
     policies: selectors.SlaPolicies | None = None,
     now: datetime | None = None,
+    historic: bool = False,
 ) -> dict[str, sla.Clock]:
     """Re-evaluate which policy applies to `ticket` and store its running targets' due times.
 
@@ -993,6 +1000,10 @@ def ticket_sla_refresh(
     time that moves while its clock keeps running is logged as an `sla` event. The warning
     and breach moments are queued for the minute job as pending `SlaAlert` rows (moments
     already recorded for the same due time are not queued again).
+
+    `historic` (a history import replaying a change at its moment `now`): the moments that
+    have come by `now` are recorded at once, silently, as the minute job would have recorded
+    them live; see ticket_sla_alerts_record_silently.
     """
     now = now or timezone.now()
     policies = policies or selectors.sla_policies()
@@ -1038,10 +1049,14 @@ def ticket_sla_refresh(
         Ticket.objects.filter(pk=ticket.pk).update(**changed)
     if events:
         TicketEvent.objects.bulk_create(events)
+    if historic:  # the moments that came before this change, each at its moment
+        ticket_sla_alerts_record_silently(ticket_id=ticket.pk, now=now)
     # Replace the pending moments; recorded ones stay, and the unique key keeps a moment
     # recorded meanwhile by the minute job from being queued again.
     SlaAlert.objects.filter(ticket=ticket, recorded_at__isnull=True).delete()
     SlaAlert.objects.bulk_create(sla_alerts_wanted(ticket, clocks), ignore_conflicts=True)
+    if historic:  # the moments this change put in the past: live, the next minute's job
+        ticket_sla_alerts_record_silently(ticket_id=ticket.pk, now=now, earliest=now)
     return clocks
 
 
@@ -1152,21 +1167,59 @@ def sla_alerts_record(*, now: datetime | None = None, batch_size: int = 5000) ->
     now = now or timezone.now()
     written = 0
     while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                _RECORD_ALERTS_SQL,
-                {"now": now, "limit": batch_size, "url_prefix": _ticket_url_prefix()},
-            )
-            claimed, events, notification_ids, breached_account_ids = cursor.fetchone()
-            written += events
-            for account_id in breached_account_ids or ():
-                account_activity_announce(account_id=account_id, reason="sla_breach")
-            if notification_ids:
-                transaction.on_commit(
-                    functools.partial(_email_notifications, list(notification_ids))
-                )
+        with transaction.atomic():
+            claimed, events = _sla_alerts_record_batch(now=now, earliest=now, limit=batch_size)
+        written += events
         if claimed < batch_size:
             return written
+
+
+def ticket_sla_alerts_record_silently(
+    *, ticket_id: int, now: datetime, earliest: datetime | None = None
+) -> int:
+    """History import: record one ticket's warnings and breaches whose moment came by `now`
+    as the minute job would have recorded them live, but notify nobody.
+
+    Old news is no news: an imported breach must not reach an agent's notifications, yet
+    left pending it would be recorded by the next minute job as if it had just happened.
+    So each is recorded here at its own moment (not before `earliest`, the change that
+    queued it): its `sla_warning` / `sla_breach` event and the recorded breach alert that
+    the metrics, the account timeline and the escalation rules read are the same as live.
+    Called with the ticket row locked; returns the number of events written.
+    """
+    _claimed, events = _sla_alerts_record_batch(
+        now=now, earliest=earliest, limit=None, ticket_id=ticket_id, notify=False
+    )
+    return events
+
+
+def _sla_alerts_record_batch(
+    *,
+    now: datetime,
+    earliest: datetime | None,
+    limit: int | None,
+    ticket_id: int | None = None,
+    notify: bool = True,
+) -> tuple[int, int]:
+    """One claim of pending alerts due by `now` (of one ticket, or any): (claimed, events)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORD_ALERTS_SQL,
+            {
+                "now": now,
+                "earliest": earliest,
+                "limit": limit,
+                "ticket": ticket_id,
+                "notify": notify,
+                "url_prefix": _ticket_url_prefix(),
+            },
+        )
+        claimed, events, notification_ids, breached_account_ids = cursor.fetchone()
+    for account_id in breached_account_ids or ():
+        account_activity_announce(account_id=account_id, reason="sla_breach")
+    if notification_ids:
+        transaction.on_commit(functools.partial(_email_notifications, list(notification_ids)))
+    return claimed, events
 
 
 def _ticket_url_prefix() -> str:
@@ -1183,35 +1236,38 @@ _RECORD_ALERTS_SQL = """
 WITH claimed AS (
     SELECT id FROM support_slaalert
     WHERE recorded_at IS NULL AND at <= %(now)s
+      AND (%(ticket)s::bigint IS NULL OR ticket_id = %(ticket)s::bigint)
     ORDER BY at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), recorded AS (
-    UPDATE support_slaalert a SET recorded_at = %(now)s
+    -- The job records at its `now` (= earliest); a history import at each alert's own
+    -- moment, but not before `earliest` (the change that queued it; NULL: none).
+    UPDATE support_slaalert a SET recorded_at = greatest(a.at, %(earliest)s::timestamptz)
     FROM claimed
     WHERE a.id = claimed.id AND a.recorded_at IS NULL
-    RETURNING a.ticket_id, a.metric, a.kind, a.due_at
+    RETURNING a.ticket_id, a.metric, a.kind, a.due_at, a.recorded_at
 ), announced AS (
     -- A warning whose target is already missed says nothing the breach does not.
     SELECT r.*, t.assignee_id, t.team_id, t.subject
     FROM recorded r JOIN support_ticket t ON t.id = r.ticket_id
-    WHERE r.kind = 'breach' OR r.due_at > %(now)s
+    WHERE r.kind = 'breach' OR r.due_at > r.recorded_at
 ), events AS (
     INSERT INTO support_ticketevent
         (ticket_id, kind, actor_id, actor_label, field, old_value, new_value, created_at)
     SELECT ticket_id, CASE kind WHEN 'breach' THEN 'sla_breach' ELSE 'sla_warning' END,
-           NULL, 'SLA', metric, '', due_at::text, %(now)s
+           NULL, 'SLA', metric, '', due_at::text, recorded_at
     FROM announced
     RETURNING 1
 ), recipients AS (
     -- The assignee; for an unassigned ticket, the managers (team leads) of its team.
     SELECT a.*, a.assignee_id AS user_id FROM announced a
-    WHERE a.kind = 'warning' AND a.assignee_id IS NOT NULL
+    WHERE a.kind = 'warning' AND a.assignee_id IS NOT NULL AND %(notify)s
     UNION ALL
     SELECT a.*, u.id FROM announced a
     JOIN accounts_user_teams ut ON ut.team_id = a.team_id
     JOIN accounts_user u ON u.id = ut.user_id AND u.role = 'manager' AND u.is_active
-    WHERE a.kind = 'warning' AND a.assignee_id IS NULL
+    WHERE a.kind = 'warning' AND a.assignee_id IS NULL AND %(notify)s
 ), notified AS (
     INSERT INTO accounts_notification (user_id, kind, title, body, url, created_at)
     SELECT user_id, 'sla_warning',

@@ -21,6 +21,11 @@ history had happened live; nobody is emailed. A message's author is an agent (a 
 user's email) or else a contact; a status change is made `by` an agent (default: the
 assignee). `solved_at` at the top solves the ticket at that moment after the history (if
 the history has not already). Times must not go backwards nor lie in the future.
+
+A line of the file may also hold another kind of history, named by its `"kind"` ("ticket",
+the default, is the record above): "csat" (support.services.surveys.csat_history_import),
+"nps" and "revenue_event" (success.services); metrics/services/history.py dispatches them
+and documents their formats.
 """
 
 import hashlib
@@ -32,16 +37,23 @@ from datetime import UTC, datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
 from accounts.choices import STAFF_ROLES
+from accounts.imports import ImportRejected, import_fields_check, import_parse_moment
 from accounts.models import Team, User
 from accounts.services import contact_get_or_create
 
 from ..choices import Channel, Priority, Status, TicketType
 from ..models import ImportRun, Ticket
-from . import TicketError, ticket_create, ticket_customer_reply, ticket_reply, ticket_update
+from . import (
+    TicketError,
+    ticket_create,
+    ticket_customer_reply,
+    ticket_reply,
+    ticket_sla_alerts_record_silently,
+    ticket_update,
+)
 
 TICKET_FIELDS = {
     "subject",
@@ -61,10 +73,6 @@ MESSAGE_FIELDS = {"author", "body", "created_at", "public"}
 STATUS_FIELDS = {"status", "at", "by"}
 
 
-class ImportRejected(Exception):
-    """A record that cannot be imported; the message says why (for the report)."""
-
-
 @dataclass
 class _Clock:
     """The record's moments must not go backwards, nor be in the future."""
@@ -73,20 +81,13 @@ class _Clock:
     now: datetime
 
     def at(self, raw: object, where: str) -> datetime:
-        moment = _moment(raw, where)
+        moment = import_parse_moment(raw, where)
         if moment > self.now:
             raise ImportRejected(f"{where}: {raw} is in the future.")
         if moment < self.last:
             raise ImportRejected(f"{where}: {raw} is before the step preceding it.")
         self.last = moment
         return moment
-
-
-def _moment(raw: object, where: str) -> datetime:
-    value = parse_datetime(raw) if isinstance(raw, str) else None
-    if value is None:
-        raise ImportRejected(f"{where}: give an ISO 8601 date-time (got {raw!r}).")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _text(record: dict, name: str, where: str = "") -> str:
@@ -112,12 +113,6 @@ def _choice(record: dict, name: str, choices, default: str) -> str:
     return value
 
 
-def _unknown(record: dict, allowed: set[str], where: str) -> None:
-    unknown = sorted(set(record) - allowed)
-    if unknown:
-        raise ImportRejected(f"{where}unknown fields: {', '.join(unknown)}.")
-
-
 @transaction.atomic
 def ticket_import(*, record: object, now: datetime | None = None) -> Ticket:
     """Import one ticket with its history (all or nothing); ImportRejected says why not."""
@@ -134,7 +129,7 @@ def ticket_import(*, record: object, now: datetime | None = None) -> Ticket:
 def _ticket_import(record: object, now: datetime) -> Ticket:
     if not isinstance(record, dict):
         raise ImportRejected("A ticket must be a JSON object.")
-    _unknown(record, TICKET_FIELDS, "")
+    import_fields_check(record, allowed=TICKET_FIELDS, what="A ticket")
     history = record.get("history", [])
     if not isinstance(history, list):
         raise ImportRejected("history: must be a list.")
@@ -170,16 +165,19 @@ def _ticket_import(record: object, now: datetime) -> Ticket:
         if not isinstance(step, dict):
             raise ImportRejected(f"{where}: must be a JSON object.")
         if "status" in step:
-            _unknown(step, STATUS_FIELDS, f"{where}: ")
+            import_fields_check(step, allowed=STATUS_FIELDS, what=where, where=f"{where}: ")
             _status_change(ticket, step, clock, where)
         else:
-            _unknown(step, MESSAGE_FIELDS, f"{where}: ")
+            import_fields_check(step, allowed=MESSAGE_FIELDS, what=where, where=f"{where}: ")
             _message(ticket, step, clock, where)
     if record.get("solved_at") is not None:
         ticket.refresh_from_db()
         solved_at = clock.at(record["solved_at"], "solved_at")
         if ticket.status != Status.SOLVED:
             _status_change(ticket, {"status": Status.SOLVED}, clock, "solved_at", at=solved_at)
+    # The SLA moments between the last step and now are history too: recorded silently, so
+    # the minute job does not announce them as new.
+    ticket_sla_alerts_record_silently(ticket_id=ticket.pk, now=now)
     ticket.refresh_from_db()
     return ticket
 
@@ -241,16 +239,20 @@ def _count_lines(path: str) -> int:
 def history_file_import(
     *,
     path: str,
+    importer: Callable[..., object] = ticket_import,
     on_rejected: Callable[[int, str], None] = lambda line, reason: None,
     progress: bool = True,
 ) -> ImportRun:
-    """Import a JSONL file, one ticket record a line (blank lines are skipped).
+    """Import a JSONL file, one record a line (blank lines are skipped), each passed to
+    `importer(record=...)`: ticket_import by default; `manage.py import_history` passes
+    metrics' record_import, which takes every kind of record (metrics/services/history.py).
 
     Resumable: the file's ImportRun (keyed by its SHA-256) records the last line done in
-    the same transaction as that line's ticket, so a re-run after an interruption starts
+    the same transaction as that line's record, so a re-run after an interruption starts
     at the next line and imports nothing twice. A rejected line (bad JSON, a rule broken)
     is reported to `on_rejected(line, reason)`, kept on the run, and skipped; the import
-    goes on."""
+    goes on. The importer must be all or nothing (atomic): the line's transaction commits
+    the run's progress whether the record went in or was rejected."""
     run, _created = ImportRun.objects.get_or_create(
         sha256=_sha256_of(path), defaults={"filename": str(path)[-500:]}
     )
@@ -266,7 +268,7 @@ def history_file_import(
             with transaction.atomic():
                 try:
                     if raw.strip():
-                        ticket_import(record=_parsed(raw))
+                        importer(record=_parsed(raw))
                         run.imported += 1
                 except ImportRejected as error:
                     reason = str(error)

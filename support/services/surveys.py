@@ -3,11 +3,23 @@ their ticket is solved, and recording their answer (a re-rating replaces the ear
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.imports import (
+    MAX_ID,
+    ImportRejected,
+    import_fields_check,
+    import_integer,
+    import_moment,
+    import_rejections,
+    import_text,
+)
 from accounts.models import Contact
 from accounts.services import account_activity_announce
 from accounts.webhooks import webhook_event_publish
@@ -18,6 +30,7 @@ from ..selectors.surveys import csat_url
 
 __all__ = [
     "SurveyError",
+    "csat_history_import",
     "csat_question_text",
     "csat_request_claim",
     "csat_request_send",
@@ -107,13 +120,30 @@ def csat_request_send(*, ticket_id: int) -> bool:
 
 @transaction.atomic
 def csat_response_record(
-    *, ticket_id: int, contact_id: int | None, rating: int, ces: int | None, comment: str
+    *,
+    ticket_id: int,
+    contact_id: int | None,
+    rating: int,
+    ces: int | None,
+    comment: str,
+    responded_at: datetime | None = None,
 ) -> CsatResponse:
     """Record a customer's CSAT answer to a ticket (from a signed survey link): insert, or
     replace the earlier answer (one row per ticket; the latest answer counts).
 
+    `responded_at` is when they answered: now by default; an answer collected by another
+    tool (the API with the `import` scope, a history import) keeps its own moment, so the
+    CSAT of the period it was given counts it. Never in the future, never without a zone.
+
     No `acting_user`: the customer answers without signing in; the signed link names them.
     """
+    now = timezone.now()
+    if responded_at is None:
+        responded_at = now
+    elif timezone.is_naive(responded_at):
+        raise ValidationError({"submitted_at": "Give the time with its time zone."})
+    elif responded_at > now:
+        raise ValidationError({"submitted_at": "An answer cannot be submitted in the future."})
     ticket = Ticket.objects.filter(pk=ticket_id).values("account_id").first()
     if ticket is None:
         raise SurveyError("This ticket no longer exists.")
@@ -126,7 +156,7 @@ def csat_response_record(
         rating=rating,
         ces=ces,
         comment=comment.strip(),
-        responded_at=timezone.now(),
+        responded_at=responded_at,
     )
     response.clean_fields(exclude=["ticket", "account", "contact"])
     # One statement, safe against a double submit: INSERT ... ON CONFLICT (ticket) DO UPDATE.
@@ -151,3 +181,36 @@ def csat_response_record(
         },
     )
     return response
+
+
+CSAT_IMPORT_FIELDS = {"ticket", "score", "ces", "comment", "submitted_at"}
+
+
+@transaction.atomic
+def csat_history_import(*, record: object, now: datetime | None = None) -> CsatResponse:
+    """Import one CSAT answer collected by another tool (a `"kind": "csat"` line of
+    `manage.py import_history`'s file, its `kind` already removed):
+
+        {"ticket": 1042, "score": 4, "ces": 6, "comment": "Quick", "submitted_at": "..."}
+
+    `score` 1-5, `ces` 1-7 or null, `comment` optional, `submitted_at` ISO 8601 and not in
+    the future. It is the ticket requester's answer and, like a live re-rating, replaces the
+    ticket's earlier one. ImportRejected says why a record cannot be imported."""
+    record = import_fields_check(record, allowed=CSAT_IMPORT_FIELDS, what="A CSAT answer")
+    number = import_integer(record, "ticket", minimum=1, maximum=MAX_ID)
+    ticket = Ticket.objects.filter(pk=number).values("requester_id").first()
+    if ticket is None:
+        raise ImportRejected(f"ticket: no ticket has the number {number}.")
+    rating = import_integer(record, "score", minimum=1, maximum=5)
+    ces = import_integer(record, "ces", minimum=1, maximum=7, required=False)
+    comment = import_text(record, "comment")
+    responded_at = import_moment(record, "submitted_at", now=now or timezone.now())
+    with import_rejections(SurveyError):
+        return csat_response_record(
+            ticket_id=number,
+            contact_id=ticket["requester_id"],
+            rating=rating,
+            ces=ces,
+            comment=comment,
+            responded_at=responded_at,
+        )
