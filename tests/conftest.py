@@ -15,6 +15,19 @@ def _live_queue_counts(settings):
     settings.CX_QUEUE_COUNTS_CACHE_SECONDS = 0
 
 
+@pytest.fixture(autouse=True)
+def _no_webhook_subscribers_cached():
+    """The event types someone subscribes to are cached in Redis, which a test's rolled-back
+    transaction does not reset: an earlier test's subscription (or none cached at all)
+    would change a later test's query count depending on the order. Start each test as a
+    fresh database is: nobody subscribes (webhook_subscription_create forgets it)."""
+    from django.core.cache import cache
+
+    from accounts.webhooks import EVENT_TYPES_CACHE_KEY, EVENT_TYPES_CACHE_SECONDS
+
+    cache.set(EVENT_TYPES_CACHE_KEY, frozenset(), EVENT_TYPES_CACHE_SECONDS)
+
+
 @pytest.fixture
 def make_user(db):
     def make(role: str = Role.AGENT, **fields):

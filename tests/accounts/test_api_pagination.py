@@ -106,6 +106,28 @@ def test_updated_since_returns_rows_changed_at_or_after(api):
     assert names(api.get(ACCOUNTS, {"updated_since": exact}).json()) == ["Recent"]
 
 
+def test_updated_since_lists_oldest_change_first_across_pages(api):
+    """A sync client reads changes in the order they happened; a row changed while it
+    pages moves to a later page (sent again, never skipped)."""
+    now = timezone.now()
+    accounts = [AccountFactory(name=f"C{n}") for n in range(5)]
+    for minutes, account in zip((3, 5, 1, 4, 2), accounts, strict=True):
+        Account.objects.filter(pk=account.pk).update(updated_at=now - timedelta(minutes=minutes))
+    since = (now - timedelta(hours=1)).isoformat()
+
+    first = api.get(ACCOUNTS, {"updated_since": since, "page_size": 2}).json()
+    Account.objects.filter(pk=accounts[1].pk).update(updated_at=now)  # C1 changes again
+    seen = names(first)
+    url = first["next"]
+    while url:
+        body = api.get(url).json()
+        seen += names(body)
+        url = body["next"]
+
+    assert names(first) == ["C1", "C3"]
+    assert seen == ["C1", "C3", "C0", "C4", "C2", "C1"]
+
+
 def test_updated_since_on_contacts_follows_their_changes(token_client, csm):
     api = token_client(csm, ["accounts:read", "accounts:write"])
     contact = ContactFactory(name="Changed")
