@@ -198,8 +198,18 @@ class Account(models.Model):
         return self.name
 
 
+class ContactQuerySet(models.QuerySet["Contact"]):
+    def with_email(self, email: str) -> "ContactQuerySet":
+        """The contact with this address in any case, found through the case-insensitive
+        unique index on LOWER(email). (`email__iexact` compares UPPER(email), which no
+        index serves: a scan of every contact, 14 ms at 33,000.)"""
+        return self.alias(email_lower=Lower("email")).filter(email_lower=email.strip().lower())
+
+
 class Contact(models.Model):
     """A person at a customer. May sign in to the portal through `user` (role customer)."""
+
+    objects = ContactQuerySet.as_manager()
 
     name = models.CharField(max_length=150)
     email = models.EmailField(max_length=254)

@@ -69,7 +69,7 @@ def contact_get_or_create(*, email: str, name: str = "", account: Account | None
     constraint decides, and the loser of a race reads the winner's row.
     """
     email = email.strip().lower()
-    existing = Contact.objects.filter(email__iexact=email).select_related("account").first()
+    existing = Contact.objects.with_email(email).select_related("account").first()
     if existing:
         return existing
     contact = Contact(
@@ -81,7 +81,7 @@ def contact_get_or_create(*, email: str, name: str = "", account: Account | None
         with transaction.atomic():
             contact.save()
     except IntegrityError:
-        return Contact.objects.get(email__iexact=email)
+        return Contact.objects.with_email(email).get()
     return contact
 
 
@@ -263,7 +263,7 @@ def contact_create(
     """A new contact (named after the email's local part when no name is given); an address
     already known (in any case) is refused."""
     email = email.strip().lower()
-    if Contact.objects.filter(email__iexact=email).exists():
+    if Contact.objects.with_email(email).exists():
         raise ValidationError({"email": "A contact with this email already exists."})
     contact = Contact(
         name=name.strip() or email.split("@", 1)[0],
@@ -286,7 +286,7 @@ def contact_create(
 def contact_update(*, contact: Contact, **fields: object) -> Contact:
     if "email" in fields:
         email = str(fields["email"]).strip().lower()
-        if Contact.objects.filter(email__iexact=email).exclude(pk=contact.pk).exists():
+        if Contact.objects.with_email(email).exclude(pk=contact.pk).exists():
             raise ValidationError({"email": "A contact with this email already exists."})
         fields["email"] = email
     for name, value in fields.items():

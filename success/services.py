@@ -1021,7 +1021,7 @@ def nps_history_import(*, record: object, now: datetime.datetime | None = None) 
     not in the future. ImportRejected says why a record cannot be imported."""
     record = import_fields_check(record, allowed=NPS_IMPORT_FIELDS, what="An NPS answer")
     email = import_text(record, "contact", required=True).strip()
-    contact = Contact.objects.filter(email__iexact=email).first()
+    contact = Contact.objects.with_email(email).first()
     if contact is None:
         raise ImportRejected(f"contact: no contact has the email {email}.")
     score = import_integer(record, "score", minimum=0, maximum=10)

@@ -88,7 +88,7 @@ def export_page(*, after: datetime, after_id: int, horizon: datetime, size: int)
     (updated_at, id) order; one query (`size + 1` rows tell whether more follow). The
     range on updated_at walks the (-updated_at, -id) index backwards."""
     rows = (
-        selectors.queue_queryset()
+        selectors.ticket_api_queryset()
         .filter(updated_at__gte=after, updated_at__lt=horizon)
         .filter(Q(updated_at__gt=after) | Q(id__gt=after_id))
         .order_by("updated_at", "id")[: size + 1]

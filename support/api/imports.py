@@ -41,5 +41,5 @@ class TicketImportView(ApiView):
             ticket = ticket_import(record=request.data)
         except ImportRejected as error:
             raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [str(error)]}) from None
-        ticket = selectors.queue_queryset().get(pk=ticket.pk)
+        ticket = selectors.ticket_api_queryset().get(pk=ticket.pk)
         return Response(TicketSerializer(ticket).data, status=status.HTTP_201_CREATED)

@@ -150,7 +150,7 @@ class TicketViewSet(ApiModelViewSet):
     write_role_message = "Only staff may change tickets."
 
     def get_queryset(self) -> QuerySet[Ticket]:
-        return selectors.queue_queryset()
+        return selectors.ticket_api_queryset()
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         # The FilterSet narrows lists; a ticket's own URL finds it whatever the query string.
@@ -167,7 +167,7 @@ class TicketViewSet(ApiModelViewSet):
         return super().handle_exception(api_error_of(exc))
 
     def _reloaded(self, ticket_id: int) -> Ticket:
-        return selectors.queue_queryset().get(pk=ticket_id)
+        return selectors.ticket_api_queryset().get(pk=ticket_id)
 
     def create(self, request, *args, **kwargs):
         # Who may import history is decided before the body is validated.

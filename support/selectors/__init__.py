@@ -367,6 +367,36 @@ def queue_queryset() -> QuerySet[Ticket]:
     return _queue_base()
 
 
+# The columns the API renders of a ticket (support/api/serializers.py TicketSerializer):
+# related rows are ids, but for the requester's and the assignee's email.
+API_TICKET_FIELDS = (
+    "id",
+    "subject",
+    "requester__email",
+    "account_id",
+    "status",
+    "priority",
+    "type",
+    "channel",
+    "tags",
+    "assignee__email",
+    "team_id",
+    "version",
+    "merged_into_id",
+    "created_at",
+    "first_response_at",
+    "solved_at",
+    "updated_at",
+)
+
+
+def ticket_api_queryset() -> QuerySet[Ticket]:
+    """The base queryset of the tickets API and its export: only what the API renders (no
+    account or team rows, no SLA or search columns). An export page of 1,000 tickets
+    builds a third of the objects the queue's queryset would."""
+    return Ticket.objects.select_related("requester", "assignee").only(*API_TICKET_FIELDS)
+
+
 # --- one ticket -------------------------------------------------------------------------
 
 

@@ -75,3 +75,12 @@ def test_account_str_and_first_name_helpers():
     account = Account(name="Acme")
     assert str(account) == "Acme"
     assert User(full_name="Alex Agent").first_name == "Alex"
+
+
+def test_contact_with_email_ignores_case_and_spaces():
+    contact = ContactFactory(email="dana@acme.example")
+    ContactFactory(email="other@acme.example")
+
+    assert list(Contact.objects.with_email("  Dana@ACME.example ")) == [contact]
+    # Through the case-insensitive unique index, not a scan comparing UPPER() of every row.
+    assert "lower" in str(Contact.objects.with_email("x@y.example").query).lower()

@@ -363,7 +363,8 @@ def test_updated_since_returns_tickets_changed_at_or_after(api):
     )  # a change today brings the old ticket back
 
     since = (now - timedelta(days=1)).isoformat()
-    assert numbers(api.get(TICKETS, {"updated_since": since})) == [old.pk, recent.pk]
+    # Oldest change first: the ticket changed an hour ago, then the one changed just now.
+    assert numbers(api.get(TICKETS, {"updated_since": since})) == [recent.pk, old.pk]
     later = (timezone.now() + timedelta(minutes=1)).isoformat()
     assert numbers(api.get(TICKETS, {"updated_since": later})) == []
     assert api.get(TICKETS, {"updated_since": "yesterday"}).status_code == 400
