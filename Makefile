@@ -72,7 +72,8 @@ bench: $(VENV)/.installed
 	@if [ -z "$$DATABASE_URL" ]; then eval "$$($(BIN)/python -m cxplatform.devstack env)" || exit 1; fi; \
 	  $(BIN)/python -m bench.run && $(BIN)/python -m bench.sla && $(BIN)/python -m bench.success && \
 	  $(BIN)/python -m bench.metrics_nightly && $(BIN)/python -m bench.metrics_health && \
-	  $(BIN)/python -m bench.metrics_escalations && $(BIN)/python -m bench.metrics_reports
+	  $(BIN)/python -m bench.metrics_escalations && $(BIN)/python -m bench.metrics_reports && \
+	  $(BIN)/python -m bench.api
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis .import_linter_cache
