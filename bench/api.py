@@ -21,13 +21,11 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("CX_API_RATE_LIMIT", "10000000")
 
-from bench.run import _percentile, page_bench_parser
+from bench.run import measure, page_bench_parser
 
 TARGETS_MS = {"list": 100, "create": 50, "metrics": 200, "export": 500, "detail": 100}
 
@@ -42,8 +40,9 @@ def bench_token(email: str = "manager@cx.example") -> str:
     return secret
 
 
-def _scenarios() -> list[tuple[str, str, str | list[str], dict | None, float]]:
-    """(name, method, URL or URLs to cycle through, JSON body for POST, target p95 ms)."""
+def _scenarios(client) -> list[tuple[str, object, float]]:
+    """(name, request or requests to cycle through, target p95 ms); a request is a URL to
+    GET or a ("POST", URL, JSON body) tuple."""
     from django.utils import timezone
 
     from accounts.models import Team, User
@@ -52,15 +51,12 @@ def _scenarios() -> list[tuple[str, str, str | list[str], dict | None, float]]:
 
     today = timezone.localdate()
     tickets = "/api/v1/tickets/"
-    scenarios: list[tuple[str, str, str | list[str], dict | None, float]] = [
-        ("tickets: first page (50)", "GET", tickets, None, TARGETS_MS["list"]),
-        ("tickets: first page (100)", "GET", f"{tickets}?page_size=100", None, TARGETS_MS["list"]),
+    scenarios: list[tuple[str, object, float]] = [
+        ("tickets: first page (50)", tickets, TARGETS_MS["list"]),
+        ("tickets: first page (100)", f"{tickets}?page_size=100", TARGETS_MS["list"]),
     ]
-    from django.test import Client  # a throwaway client just to find the second page's URL
-
-    client = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {_TOKEN}")
     second = client.get(tickets, secure=True).json()["next"]
-    scenarios.append(("tickets: page 2 (cursor)", "GET", second, None, TARGETS_MS["list"]))
+    scenarios.append(("tickets: page 2 (cursor)", second, TARGETS_MS["list"]))
     team = Team.objects.order_by("pk").values_list("pk", flat=True).first()
     agent = User.objects.filter(email="agent@cx.example").values_list("pk", flat=True).first()
     week_ago = (timezone.now() - datetime.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -73,23 +69,27 @@ def _scenarios() -> list[tuple[str, str, str | list[str], dict | None, float]]:
         ("tag", "tag=billing"),
         ("updated in the last 7 days", f"updated_since={week_ago}"),
     ):
-        scenarios.append((f"tickets: filtered ({name})", "GET", f"{tickets}?{query}", None, 100))
+        scenarios.append((f"tickets: filtered ({name})", f"{tickets}?{query}", TARGETS_MS["list"]))
     top = Ticket.objects.order_by("-id").values_list("id", flat=True).first() or 1
     numbers = [top - step * 9_973 for step in range(60) if top - step * 9_973 > 0]
-    scenarios.append(("tickets: one ticket", "GET", [f"{tickets}{n}/" for n in numbers], None, 100))
+    scenarios.append(
+        ("tickets: one ticket", [f"{tickets}{n}/" for n in numbers], TARGETS_MS["detail"])
+    )
     scenarios.append(
         (
             "tickets: create",
-            "POST",
-            tickets,
-            {
-                "subject": "Export to CSV fails for large reports",
-                "description": "Since this morning the export stops at 10,000 rows.",
-                "requester": "bench.requester@acme-bench.example",
-                "priority": "high",
-                "type": "problem",
-                "tags": ["export", "bench"],
-            },
+            (
+                "POST",
+                tickets,
+                {
+                    "subject": "Export to CSV fails for large reports",
+                    "description": "Since this morning the export stops at 10,000 rows.",
+                    "requester": "bench.requester@acme-bench.example",
+                    "priority": "high",
+                    "type": "problem",
+                    "tags": ["export", "bench"],
+                },
+            ),
             TARGETS_MS["create"],
         )
     )
@@ -98,19 +98,15 @@ def _scenarios() -> list[tuple[str, str, str | list[str], dict | None, float]]:
         scenarios.append(
             (
                 f"metrics: each of {len(API_METRICS)}, {days} days",
-                "GET",
                 [f"/api/v1/metrics/{name}/?{period}" for name in API_METRICS],
-                None,
                 TARGETS_MS["metrics"],
             )
         )
     scenarios.append(
         (
             "metrics: csat of a team, 90 days",
-            "GET",
             f"/api/v1/metrics/csat/?from={today - datetime.timedelta(days=90)}&to={today}"
             f"&team={team}",
-            None,
             TARGETS_MS["metrics"],
         )
     )
@@ -122,67 +118,22 @@ def _scenarios() -> list[tuple[str, str, str | list[str], dict | None, float]]:
     scenarios.append(
         (
             "export: a page of 1,000 tickets",
-            "GET",
             [f"/api/v1/export/tickets/?start_time={start}" for start in starts],
-            None,
             TARGETS_MS["export"],
         )
     )
     return scenarios
 
 
-_TOKEN = ""
-
-
-def measure(client, scenarios, *, requests: int, only: list[str] | None) -> tuple[list, bool]:
-    """Like bench.run.measure, for GETs and JSON POSTs; checks each answer is a 2xx."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    print(f"{'scenario':<48} {'p50 ms':>8} {'p95 ms':>8} {'target':>8} {'queries':>8}")
-    results, failed = [], False
-    only = [part.lower() for part in only or []]
-    for name, method, urls, body, target in scenarios:
-        cycle = urls if isinstance(urls, list) else [urls]
-        if only and not any(part in name.lower() for part in only):
-            continue
-
-        def call(url: str, method=method, body=body):
-            if method == "POST":
-                return client.post(url, body, content_type="application/json", secure=True)
-            return client.get(url, secure=True)
-
-        for url in cycle[:3]:  # warm-up: caches, prepared plans, connection
-            call(url)
-        samples, queries = [], 0
-        for n in range(requests):
-            url = cycle[n % len(cycle)]
-            with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
-                response = call(url)
-                samples.append((time.perf_counter() - started) * 1000)
-            queries = max(queries, len(captured))
-            if not 200 <= response.status_code < 300:
-                print(f"  {method} {url} answered {response.status_code}", file=sys.stderr)
-                failed = True
-        p50, p95 = statistics.median(samples), _percentile(samples, 95)
-        flag = "" if p95 <= target else "  (over target)"
-        print(f"{name:<48} {p50:>8.1f} {p95:>8.1f} {target:>8.0f} {queries:>8}{flag}")
-        results.append(
-            {
-                "scenario": name,
-                "p50_ms": round(p50, 1),
-                "p95_ms": round(p95, 1),
-                "target_p95_ms": target,
-                "max_queries": queries,
-                "requests": len(samples),
-            }
-        )
-    return results, failed
+def _send(client, request):
+    """A GET of a URL, or a JSON POST of a ("POST", URL, body) tuple."""
+    if isinstance(request, tuple):
+        _method, url, body = request
+        return client.post(url, body, content_type="application/json", secure=True)
+    return client.get(request, secure=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    global _TOKEN
     args = page_bench_parser(__doc__, "bench/results/api.json").parse_args(argv)
 
     import django
@@ -196,12 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     if not User.objects.filter(email="manager@cx.example").exists():
         print("No demo data: run `make seed-large` first.", file=sys.stderr)
         return 2
-    _TOKEN = bench_token()
-    client = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {_TOKEN}")
+    client = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {bench_token()}")
     count = Ticket.objects.count()
     print(f"{count:,} tickets; {args.requests} requests per scenario\n")
     try:
-        results, failed = measure(client, _scenarios(), requests=args.requests, only=args.only)
+        results, failed = measure(
+            client, _scenarios(client), requests=args.requests, only=args.only, send=_send
+        )
     finally:
         ApiToken.objects.filter(name="bench").delete()
     args.out.parent.mkdir(parents=True, exist_ok=True)
