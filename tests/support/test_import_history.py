@@ -175,6 +175,14 @@ def test_imported_history_gives_the_hand_computed_ticket_fields_and_daily_metric
     assert snapshot("tickets_solved", TUE).value == 1
     assert snapshot("reopen_rate", TUE).value == 0.0
     assert snapshot("tickets_created", FRI).value == 1
+    # Full resolution (creation to the final solve, business hours, the resolution clock's
+    # stopped time left out: pending, and the time a ticket lay solved before a reopen), in
+    # the period of the solve: Monday A 6 h (Mon 9-15) and B 7 h (Fri 16-17 + Mon 9-12 +
+    # Mon 13-16: solved 12-13); Tuesday C 9 h (Mon 10-17 + Tue 9-11).
+    resolution = pool("resolution_time", [snapshot("resolution_time", MON).parts])
+    assert (resolution.sample_size, resolution.mean) == (2, 6.5 * HOUR)
+    resolution = pool("resolution_time", [snapshot("resolution_time", TUE).parts])
+    assert (resolution.sample_size, resolution.mean) == (1, 9 * HOUR)
 
 
 # --- manage.py import_history -----------------------------------------------------------
