@@ -109,9 +109,7 @@ def portal_sign_in_throttle(*, email: str, client_ip: str) -> None:
 def portal_sign_in_request(*, email: str) -> None:
     """Send a sign-in link to `email` if it belongs to a contact; silently nothing if not
     (the caller throttles first with `portal_sign_in_throttle`)."""
-    contact_id = (
-        Contact.objects.with_email(email).values_list("pk", flat=True).first()
-    )
+    contact_id = Contact.objects.with_email(email).values_list("pk", flat=True).first()
     if contact_id is None:
         logger.info("portal sign-in asked for an address that is no contact")
         return
