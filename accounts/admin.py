@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
 
 from . import services, webhooks
 from .models import (
@@ -97,6 +98,14 @@ class WebhookSubscriptionForm(forms.ModelForm):
     class Meta:
         model = WebhookSubscription
         exclude = ["secret"]
+
+    def clean_owner(self):
+        owner = self.cleaned_data["owner"]
+        try:
+            webhooks.webhook_owner_check(owner)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+        return owner
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]

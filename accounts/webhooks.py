@@ -140,18 +140,21 @@ def _clean_url(url: str) -> str:
 
 
 @transaction.atomic
-def webhook_subscription_create(
-    *, owner: User, url: str, events, active: bool = True
-) -> tuple[WebhookSubscription, str]:
-    """A new subscription and its secret (returned here only: show it once).
-
-    Only admins and managers may own one: a subscription receives every account's events
-    of its types (surveys, health bands, flags), which only they may read."""
+def webhook_owner_check(owner: User) -> None:
+    """Only active admins and managers may own a subscription: it receives every account's
+    events of its types (surveys, health bands, flags), which only they may read."""
     if not (owner.is_active and owner.role in SUBSCRIBER_ROLES):
         raise ValidationError(
             "Only admins and managers may subscribe to webhooks: a subscription receives "
             "every account's events."
         )
+
+
+def webhook_subscription_create(
+    *, owner: User, url: str, events, active: bool = True
+) -> tuple[WebhookSubscription, str]:
+    """A new subscription and its secret (returned here only: show it once)."""
+    webhook_owner_check(owner)
     secret = secrets.token_hex(32)
     subscription = WebhookSubscription.objects.create(
         owner=owner, url=_clean_url(url), events=_clean_events(events), secret=secret, active=active
@@ -182,6 +185,7 @@ def webhook_subscription_update(
 def webhook_subscription_admin_save(*, subscription: WebhookSubscription) -> None:
     """Save from the admin site: a new subscription gets a secret (the API shows it once;
     the admin never does), and publishing forgets the cached event types."""
+    webhook_owner_check(subscription.owner)
     _clean_url(subscription.url)
     _clean_events(subscription.events)
     if not subscription.secret:

@@ -649,7 +649,7 @@ def test_the_list_takes_a_fixed_number_of_queries(
 
 
 def test_admin_pages_show_the_delivery_log_and_refuse_private_targets(
-    allow_private, settings, client_for, admin
+    allow_private, settings, client_for, admin, make_user
 ):
     subscription, _ = webhook_subscription_create(
         owner=admin, url="http://127.0.0.1:9/", events=["ticket.created"]
@@ -685,6 +685,14 @@ def test_admin_pages_show_the_delivery_log_and_refuse_private_targets(
     added = WebhookSubscription.objects.get(url="http://127.0.0.1:9/x")
     assert len(added.secret) == 64
     assert "ticket.solved" in webhooks.webhook_event_types_subscribed()
+    agent = make_user(Role.AGENT)
+    response = client.post(
+        "/admin/accounts/webhooksubscription/add/",
+        {"owner": agent.pk, "url": "http://127.0.0.1:9/y", "events": "ticket.solved"},
+    )
+    assert response.status_code == 200
+    assert b"Only admins and managers may subscribe" in response.content
+    assert not WebhookSubscription.objects.filter(owner=agent).exists()
 
 
 def test_publishing_many_events_takes_two_queries(allow_private, admin, django_assert_num_queries):
