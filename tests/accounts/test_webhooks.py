@@ -5,6 +5,8 @@ import datetime
 import hashlib
 import hmac
 import json
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -131,6 +133,58 @@ def test_delivery_posts_json_signed_with_the_subscription_secret(
     assert delivery.latency_ms is not None
     assert delivery.attempts == 1
     assert delivery.delivered_at is not None
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    """A real HTTPS server on 127.0.0.1 with a self-signed certificate for "localhost"
+    (made by the openssl command), recording the POSTs like `receiver`; `cert` is the file
+    a client must trust."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.received, server.answers, server.cert = [], [], cert
+    server.url = f"https://localhost:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_delivery_to_a_real_tls_server(allow_private, tls_receiver, admin, monkeypatch):
+    """Over TLS with certificate and host-name checks, to the address the guard pinned: a
+    certificate the system trusts is delivered to; an untrusted one is a failed attempt
+    (retried), nothing sent."""
+    subscription, secret = webhook_subscription_create(
+        owner=admin, url=tls_receiver.url, events=["ticket.created"]
+    )
+    untrusted = _delivery(subscription)
+    assert webhook_deliver(delivery_id=untrusted.pk) == WebhookDeliveryStatus.FAILED
+    untrusted.refresh_from_db()
+    assert "certificate" in untrusted.last_error.lower()
+    assert tls_receiver.received == []
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_receiver.cert))  # as if a CA had signed it
+    delivery = _delivery(subscription)
+    assert webhook_deliver(delivery_id=delivery.pk) == WebhookDeliveryStatus.DELIVERED
+    [request] = tls_receiver.received
+    parts = dict(p.split("=", 1) for p in request["headers"]["X-CX-Signature"].split(","))
+    expected = hmac.new(
+        secret.encode(), parts["t"].encode() + b"." + request["body"], hashlib.sha256
+    ).hexdigest()
+    assert hmac.compare_digest(parts["v1"], expected)
 
 
 def test_delivering_twice_posts_once(allow_private, receiver, admin):
