@@ -35,7 +35,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     list_display = ["id", "subject", "status", "priority", "account", "assignee", "updated_at"]
     list_filter = ["status", "priority", "type", "channel", "team"]
-    search_fields = ["=id", "subject", "requester__email"]
+    search_fields = ["=id", "subject", "requester__email", "=external_id"]
     list_select_related = ["account", "assignee"]
     show_full_result_count = False  # no COUNT(*) over a million rows per page
     readonly_fields = [f.name for f in Ticket._meta.fields if f.name != "id"]

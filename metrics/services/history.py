@@ -4,8 +4,9 @@ file) goes to the import function of its `"kind"`, next to the service it replay
     kind            fields (besides "kind")                        imported by
     "ticket"        the ticket record (support/services/imports.py) support ticket_import
     (the default)
-    "csat"          ticket (number), score 1-5, ces 1-7 or null,   support csat_history_import
-                    comment, submitted_at (ISO 8601)
+    "csat"          ticket (number) or ticket_external_id (the     support csat_history_import
+                    ticket record's external_id), score 1-5, ces
+                    1-7 or null, comment, submitted_at (ISO 8601)
     "nps"           contact (email), score 0-10, comment,          success nps_history_import
                     submitted_at (ISO 8601)
     "revenue_event" account (id), event (new, expansion,           success
@@ -16,6 +17,8 @@ For example:
 
     {"kind": "csat", "ticket": 1042, "score": 4, "ces": null, "comment": "",
      "submitted_at": "2026-03-02T10:00:00Z"}
+    {"kind": "csat", "ticket_external_id": "ZD-48213", "score": 5, "ces": 6, "comment": "",
+     "submitted_at": "2026-03-03T10:00:00Z"}
     {"kind": "nps", "contact": "dana@acme.example", "score": 9, "comment": "Great",
      "submitted_at": "2026-03-02T10:00:00Z"}
     {"kind": "revenue_event", "account": 12, "event": "churn", "mrr_delta": "-99.00",
@@ -24,8 +27,10 @@ For example:
 Each answer or event keeps its historical moment (CSAT's and NPS's responded_at, the revenue
 event's date), so the metrics of the period it happened in count it. Unknown fields, bad
 values, unknown tickets, contacts or accounts and moments in the future are rejected with
-the reason (ImportRejected). The dispatcher lives here because support and success may not
-import each other, and metrics may import both.
+the reason (ImportRejected); so is a ticket whose external_id was already imported (from
+this file or another: export files may overlap). A CSAT line naming its ticket by
+ticket_external_id must come after that ticket's line. The dispatcher lives here because
+support and success may not import each other, and metrics may import both.
 """
 
 from collections.abc import Callable

@@ -21,9 +21,10 @@ from accounts.api.serializers import (
 from accounts.choices import Role, Tier
 from accounts.models import Team, User
 
-from .. import services
+from .. import selectors, services
 from ..choices import Channel, Priority, SlaMetric, Status, TicketType
 from ..models import (
+    EXTERNAL_ID_MAX_LENGTH,
     MAX_TARGET_MINUTES,
     BusinessCalendar,
     Message,
@@ -245,16 +246,17 @@ def assignable_users():
     )
 
 
-# The timestamps a history import may give when it creates a ticket (support/api/views.py
-# checks who may: the `import` scope, an admin or a manager).
-HISTORY_FIELDS = frozenset({"created_at", "solved_at"})
+# What a history import may give when it creates a ticket (support/api/views.py checks who
+# may: the `import` scope, an admin or a manager): its timestamps and its id in the system
+# it comes from.
+HISTORY_FIELDS = frozenset({"created_at", "solved_at", "external_id"})
 
 
 class TicketSerializer(StrictModelSerializer):
     """A ticket, addressed by its number. `subject`, `description`, `requester` and `channel`
     are given on create only; status, priority, type, subject, tags, assignee and team may be
     changed afterwards (through support.services, with its rules). A history import may also
-    give `created_at` and `solved_at` on create."""
+    give `created_at`, `solved_at` and `external_id` on create."""
 
     number = serializers.IntegerField(source="pk", read_only=True)
     description = serializers.CharField(
@@ -320,6 +322,13 @@ class TicketSerializer(StrictModelSerializer):
         "solved at that moment by its assignee, or else by you; with `created_at`, not "
         "before it nor in the future.",
     )
+    external_id = serializers.CharField(
+        required=False,
+        max_length=EXTERNAL_ID_MAX_LENGTH,
+        help_text="The ticket's id in the system it was imported from (empty: not imported). "
+        "Create only, and only to import history, with `created_at` (the `import` scope): a "
+        "ticket already imported with the same id is refused (400).",
+    )
 
     class Meta:
         model = Ticket
@@ -342,6 +351,7 @@ class TicketSerializer(StrictModelSerializer):
             "first_response_at",
             "solved_at",
             "updated_at",
+            "external_id",
         ]
         read_only_fields = ["merged_into", "first_response_at", "updated_at"]
         extra_kwargs = {"subject": {"required": False}}
@@ -374,6 +384,14 @@ class TicketSerializer(StrictModelSerializer):
         now = timezone.now()
         created_at, solved_at = attrs.get("created_at"), attrs.get("solved_at")
         errors = {}
+        if "external_id" in attrs:
+            number = selectors.ticket_number_by_external_id(attrs["external_id"])
+            if number is not None:
+                errors["external_id"] = [f"Already imported as ticket #{number}."]
+            elif created_at is None:
+                errors["external_id"] = [
+                    "Give created_at too: when the imported ticket was opened."
+                ]
         if created_at is not None and created_at > now:
             errors["created_at"] = ["A ticket cannot be opened in the future."]
         if solved_at is not None:

@@ -109,12 +109,13 @@ def check_may_import_history(request) -> None:
     scopes = token_scopes(request)
     if scopes is not None and ApiScope.IMPORT not in scopes:
         raise PermissionDenied(
-            "Setting created_at or solved_at imports history: it needs a token with the "
-            f"'{ApiScope.IMPORT}' scope."
+            "Setting created_at, solved_at or external_id imports history: it needs a token "
+            f"with the '{ApiScope.IMPORT}' scope."
         )
     if request.user.role not in MANAGERS:
         raise PermissionDenied(
-            "Only admins and managers may set created_at or solved_at (a history import)."
+            "Only admins and managers may set created_at, solved_at or external_id (a history "
+            "import)."
         )
 
 
@@ -215,6 +216,8 @@ class TicketViewSet(ApiModelViewSet):
             record["assignee"] = data["assignee"].email
         if data.get("team") is not None:
             record["team"] = data["team"].pk
+        if data.get("external_id"):
+            record["external_id"] = data["external_id"]
         if data.get("solved_at") is not None:
             solver = data.get("assignee") or self.request.user
             record["history"] = [

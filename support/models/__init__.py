@@ -30,6 +30,7 @@ from ..choices import (
 
 SEARCH_CONFIG = settings.CX_SEARCH_CONFIG
 SUBJECT_MAX_LENGTH = 250
+EXTERNAL_ID_MAX_LENGTH = 100
 UNSOLVED_Q = Q(status__in=[s.value for s in UNSOLVED])
 # [sla_warn_at, sla_due_at): while "now" is inside it, a running target is at risk.
 SLA_RISK_WINDOW = Func(
@@ -105,6 +106,15 @@ class Ticket(models.Model):
     created_by_agent = models.BooleanField(
         default=False, help_text="Opened by an agent on the customer's behalf (FRT rule)."
     )
+    # Set by the history import only ("" for tickets opened here): the unique index below lets
+    # an import refuse a ticket it already brought over (overlapping export files) and lets
+    # CSAT answers in the same file name their ticket by it.
+    external_id = models.CharField(
+        max_length=EXTERNAL_ID_MAX_LENGTH,
+        blank=True,
+        default="",
+        help_text="The ticket's id in the system it was imported from.",
+    )
     merged_into = models.ForeignKey(
         "self",
         null=True,
@@ -162,6 +172,11 @@ class Ticket(models.Model):
                 | Q(sla_due_at__isnull=True)
                 | Q(sla_warn_at__lte=F("sla_due_at")),
                 name="ticket_sla_warn_before_due",
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~Q(external_id=""),
+                name="ticket_external_id_unique",
             ),
         ]
         indexes = [

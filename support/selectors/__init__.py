@@ -387,6 +387,7 @@ API_TICKET_FIELDS = (
     "first_response_at",
     "solved_at",
     "updated_at",
+    "external_id",
 )
 
 
@@ -395,6 +396,15 @@ def ticket_api_queryset() -> QuerySet[Ticket]:
     account or team rows, no SLA or search columns). An export page of 1,000 tickets
     builds a third of the objects the queue's queryset would."""
     return Ticket.objects.select_related("requester", "assignee").only(*API_TICKET_FIELDS)
+
+
+def ticket_number_by_external_id(external_id: str) -> int | None:
+    """The number of the ticket imported with this id from another system, if any (the
+    history import and the tickets API refuse to import it twice). Served by the partial
+    unique index ticket_external_id_unique."""
+    if not external_id:
+        return None
+    return Ticket.objects.filter(external_id=external_id).values_list("pk", flat=True).first()
 
 
 # --- one ticket -------------------------------------------------------------------------

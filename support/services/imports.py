@@ -3,7 +3,7 @@
 One record (a JSON object: a line of `import_history`'s JSONL file, or the body of
 `POST /api/v1/import/tickets/`) is one ticket with its history, in order:
 
-    {"subject": "Cannot log in", "requester": "dana@acme.example",
+    {"external_id": "ZD-48213", "subject": "Cannot log in", "requester": "dana@acme.example",
      "created_at": "2026-03-02T09:00:00+01:00", "description": "It says ...",
      "priority": "normal", "type": "question", "channel": "email", "tags": ["login"],
      "assignee": "alex@cx.example", "team": 3,
@@ -22,6 +22,11 @@ user's email) or else a contact; a status change is made `by` an agent (default:
 assignee). `solved_at` at the top solves the ticket at that moment after the history (if
 the history has not already). Times must not go backwards nor lie in the future.
 
+`external_id` (optional, up to 100 characters) is the ticket's id in the other help desk,
+kept on the ticket: a ticket already imported with it is rejected ("external_id: already
+imported as ticket #N."), so overlapping export files import each ticket once, and a CSAT
+line may name its ticket by it ("ticket_external_id") instead of by our number.
+
 A line of the file may also hold another kind of history, named by its `"kind"` ("ticket",
 the default, is the record above): "csat" (support.services.surveys.csat_history_import),
 "nps" and "revenue_event" (success.services); metrics/services/history.py dispatches them
@@ -35,7 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -45,7 +50,8 @@ from accounts.models import Team, User
 from accounts.services import contact_get_or_create
 
 from ..choices import Channel, Priority, Status, TicketType
-from ..models import ImportRun, Ticket
+from ..models import EXTERNAL_ID_MAX_LENGTH, ImportRun, Ticket
+from ..selectors import ticket_number_by_external_id
 from . import (
     TicketError,
     ticket_create,
@@ -56,6 +62,7 @@ from . import (
 )
 
 TICKET_FIELDS = {
+    "external_id",
     "subject",
     "requester",
     "created_at",
@@ -136,6 +143,7 @@ def _ticket_import(record: object, now: datetime) -> Ticket:
     tags = record.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
         raise ImportRejected("tags: must be a list of strings.")
+    external_id = _external_id(record)
     requester_email = _text(record, "requester")
     if "@" not in requester_email:
         raise ImportRejected(f"requester: {requester_email!r} is not an email address.")
@@ -160,6 +168,8 @@ def _ticket_import(record: object, now: datetime) -> Ticket:
         assignee=assignee,
         at=created_at,
     )
+    if external_id:
+        _external_id_keep(ticket, external_id)
     for index, step in enumerate(history, start=1):
         where = f"history[{index}]"
         if not isinstance(step, dict):
@@ -180,6 +190,39 @@ def _ticket_import(record: object, now: datetime) -> Ticket:
     ticket_sla_alerts_record_silently(ticket_id=ticket.pk, now=now)
     ticket.refresh_from_db()
     return ticket
+
+
+def _external_id(record: dict) -> str:
+    """The ticket's id in the other system ("" without one), refused if already imported."""
+    value = record.get("external_id")
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not value.strip() or len(value) > EXTERNAL_ID_MAX_LENGTH:
+        raise ImportRejected(
+            f"external_id: a non-empty string of at most {EXTERNAL_ID_MAX_LENGTH} characters "
+            f"(got {value!r})."
+        )
+    _refuse_if_imported(value)
+    return value
+
+
+def _refuse_if_imported(external_id: str) -> None:
+    number = ticket_number_by_external_id(external_id)
+    if number is not None:
+        raise ImportRejected(f"external_id: already imported as ticket #{number}.")
+
+
+def _external_id_keep(ticket: Ticket, external_id: str) -> None:
+    """Store the id on the new ticket, before its history is replayed. The check above reads
+    committed rows only: two imports of the same ticket at once both pass it, and the unique
+    index makes the second wait for the first and fail, refused like a sequential re-import."""
+    try:
+        with transaction.atomic():
+            Ticket.objects.filter(pk=ticket.pk).update(external_id=external_id)
+    except IntegrityError:
+        _refuse_if_imported(external_id)
+        raise ImportRejected(f"external_id: {external_id!r} is already imported.") from None
+    ticket.external_id = external_id
 
 
 def _status_change(

@@ -183,7 +183,7 @@ def csat_response_record(
     return response
 
 
-CSAT_IMPORT_FIELDS = {"ticket", "score", "ces", "comment", "submitted_at"}
+CSAT_IMPORT_FIELDS = {"ticket", "ticket_external_id", "score", "ces", "comment", "submitted_at"}
 
 
 @transaction.atomic
@@ -193,24 +193,48 @@ def csat_history_import(*, record: object, now: datetime | None = None) -> CsatR
 
         {"ticket": 1042, "score": 4, "ces": 6, "comment": "Quick", "submitted_at": "..."}
 
+    The ticket is named by exactly one of `ticket` (our number) and `ticket_external_id`
+    (its id in the system it was imported from: the `external_id` of a ticket record, so a
+    file can import tickets and their ratings together; support/services/imports.py).
     `score` 1-5, `ces` 1-7 or null, `comment` optional, `submitted_at` ISO 8601 and not in
     the future. It is the ticket requester's answer and, like a live re-rating, replaces the
     ticket's earlier one. ImportRejected says why a record cannot be imported."""
     record = import_fields_check(record, allowed=CSAT_IMPORT_FIELDS, what="A CSAT answer")
-    number = import_integer(record, "ticket", minimum=1, maximum=MAX_ID)
-    ticket = Ticket.objects.filter(pk=number).values("requester_id").first()
-    if ticket is None:
-        raise ImportRejected(f"ticket: no ticket has the number {number}.")
+    ticket = _csat_import_ticket(record)
     rating = import_integer(record, "score", minimum=1, maximum=5)
     ces = import_integer(record, "ces", minimum=1, maximum=7, required=False)
     comment = import_text(record, "comment")
     responded_at = import_moment(record, "submitted_at", now=now or timezone.now())
     with import_rejections(SurveyError):
         return csat_response_record(
-            ticket_id=number,
+            ticket_id=ticket["pk"],
             contact_id=ticket["requester_id"],
             rating=rating,
             ces=ces,
             comment=comment,
             responded_at=responded_at,
         )
+
+
+def _csat_import_ticket(record: dict) -> dict:
+    """The imported answer's ticket (its pk and requester_id), by our number or by the id
+    it was imported with."""
+    by_number = record.get("ticket") is not None
+    if by_number == (record.get("ticket_external_id") is not None):
+        raise ImportRejected(
+            "Name the ticket by exactly one of ticket (its number here) and "
+            "ticket_external_id (its id in the system it was imported from)."
+        )
+    if by_number:
+        number = import_integer(record, "ticket", minimum=1, maximum=MAX_ID)
+        ticket = Ticket.objects.filter(pk=number).values("pk", "requester_id").first()
+        if ticket is None:
+            raise ImportRejected(f"ticket: no ticket has the number {number}.")
+        return ticket
+    external_id = import_text(record, "ticket_external_id", required=True)
+    ticket = Ticket.objects.filter(external_id=external_id).values("pk", "requester_id").first()
+    if ticket is None:
+        raise ImportRejected(
+            f"ticket_external_id: no ticket was imported with the id {external_id!r}."
+        )
+    return ticket
