@@ -13,12 +13,22 @@ from rest_framework.test import APIClient
 from accounts.choices import Role
 from accounts.models import ApiScope
 from accounts.services import api_token_create
-from tests.accounts.conftest import error_of
 
 STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.AGENT, Role.CSM})
 SUCCESS_STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.CSM})
 MANAGERS = frozenset({Role.ADMIN, Role.MANAGER})
 ADMINS = frozenset({Role.ADMIN})
+
+
+def error_of(response) -> dict:
+    """The `error` object of an API error response, after checking the shape."""
+    assert response["Content-Type"].startswith("application/json"), response.content[:200]
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "fields"}, body
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    return body["error"]
 
 
 def bearer_client(user, scopes: Iterable[str] = tuple(ApiScope.values), **fields) -> APIClient:

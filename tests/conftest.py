@@ -1,5 +1,6 @@
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
 from accounts.choices import Role
 from tests.factories import UserFactory
@@ -128,3 +129,27 @@ def celery_worker_process():
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+# --- the REST API's clients (tests/api_helpers.py has the helpers) --------------------
+
+
+@pytest.fixture
+def token_client():
+    """An API client authenticated with a new bearer token of `user` with `scopes` (every
+    scope unless told): tests.api_helpers.bearer_client, as a fixture."""
+    from tests.api_helpers import bearer_client
+
+    return bearer_client
+
+
+@pytest.fixture
+def session_client():
+    """An API client signed in through the session, as the browsable API is."""
+
+    def make(user, **kwargs) -> APIClient:
+        client = APIClient(**kwargs)
+        client.force_login(user)
+        return client
+
+    return make

@@ -21,13 +21,13 @@ from rest_framework.test import APIClient
 
 from accounts.choices import Role
 from accounts.models import ApiScope, ApiToken
-from tests.accounts.conftest import error_of
 from tests.api_helpers import (
     ADMINS,
     MANAGERS,
     STAFF,
     SUCCESS_STAFF,
     bearer_client,
+    error_of,
     scopes_except,
     send,
 )

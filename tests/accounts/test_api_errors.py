@@ -7,7 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.choices import Role
-from tests.accounts.conftest import error_of
+from tests.api_helpers import error_of
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db

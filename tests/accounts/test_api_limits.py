@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import Account, ApiIdempotencyKey, Contact
-from tests.accounts.conftest import error_of
+from tests.api_helpers import error_of
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db

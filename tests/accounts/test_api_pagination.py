@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import Account, Contact
-from tests.accounts.conftest import error_of
+from tests.api_helpers import error_of
 from tests.factories import AccountFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db

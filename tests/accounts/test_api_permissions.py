@@ -8,7 +8,6 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.choices import Role
-from tests.accounts.conftest import error_of
 from tests.api_helpers import (
     ADMINS,
     MANAGERS,
@@ -19,6 +18,7 @@ from tests.api_helpers import (
     assert_role_decides,
     assert_scope_missing,
     call,
+    error_of,
     scopes_except,
 )
 from tests.factories import AccountFactory, ContactFactory

@@ -6,7 +6,7 @@ import pytest
 
 from accounts.choices import Role
 from accounts.models import Account, Contact, User
-from tests.accounts.conftest import error_of
+from tests.api_helpers import error_of
 from tests.factories import AccountFactory, ContactFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from accounts.choices import Role
 from accounts.models import ApiToken
 from accounts.services import api_token_create, api_token_revoke, api_token_touch
-from tests.accounts.conftest import error_of
+from tests.api_helpers import error_of
 
 pytestmark = pytest.mark.django_db
 

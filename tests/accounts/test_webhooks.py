@@ -436,7 +436,7 @@ def test_creating_returns_the_secret_once(allow_private, token_client, manager):
 
 
 def test_api_refuses_a_private_target_and_unknown_events(token_client, manager):
-    from tests.accounts.conftest import error_of
+    from tests.api_helpers import error_of
 
     client = token_client(manager, scopes=[ApiScope.WEBHOOKS])
     response = client.post(

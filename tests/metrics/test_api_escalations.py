@@ -5,12 +5,11 @@ import pytest
 from accounts.choices import Role
 from accounts.models import ApiScope
 from metrics.models import EscalationFlag, EscalationFlagEvent, EscalationRule, FlagState
-from tests.accounts.conftest import error_of, token_client
+from tests.api_helpers import error_of
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
 
-__all__ = ["token_client"]
 
 FLAGS = "/api/v1/escalations/"
 READ = [ApiScope.SUCCESS_READ]

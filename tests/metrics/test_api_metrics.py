@@ -12,11 +12,11 @@ from metrics.catalogue import COMPANY_ID, TIER_IDS, pool
 from metrics.models import MetricSnapshot, SubjectKind
 from metrics.selectors.reports import Period, retention
 from success.models import RevenueEvent
-from tests.accounts.conftest import error_of
 from tests.api_helpers import (
     assert_not_authenticated,
     assert_scope_missing,
     bearer_client,
+    error_of,
     scopes_except,
 )
 from tests.factories import AccountFactory, TeamFactory

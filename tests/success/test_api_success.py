@@ -11,7 +11,6 @@ from rest_framework.test import APIClient
 
 from accounts.choices import Role
 from success.models import NpsResponse, RevenueEvent, Subscription, Touchpoint, UsageDaily
-from tests.accounts.conftest import error_of
 from tests.api_helpers import (
     SUCCESS_STAFF,
     Route,
@@ -20,6 +19,7 @@ from tests.api_helpers import (
     assert_scope_missing,
     bearer_client,
     call,
+    error_of,
     scopes_except,
 )
 from tests.factories import (

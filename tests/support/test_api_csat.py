@@ -5,12 +5,11 @@ import pytest
 from accounts.choices import Role
 from accounts.models import ApiScope
 from support.models import CsatResponse
-from tests.accounts.conftest import error_of, token_client
+from tests.api_helpers import error_of
 from tests.factories import CsatResponseFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
-__all__ = ["token_client"]
 
 CSAT = "/api/v1/surveys/csat/"
 RW = [ApiScope.TICKETS_READ, ApiScope.TICKETS_WRITE]

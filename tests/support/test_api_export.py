@@ -14,10 +14,8 @@ from accounts.models import ApiScope
 from support import services
 from support.api import export
 from support.models import Ticket
-from tests.accounts.conftest import error_of, token_client
+from tests.api_helpers import error_of
 from tests.factories import TicketFactory
-
-__all__ = ["token_client"]
 
 EXPORT = "/api/v1/export/tickets/"
 # The page (1); the token is read (1) and its last use written at most once a minute.

@@ -5,12 +5,11 @@ import pytest
 from accounts.choices import Role
 from accounts.models import ApiScope
 from support.models.knowledge import Article, ArticleStatus, ArticleVisibility
-from tests.accounts.conftest import error_of, token_client
+from tests.api_helpers import error_of
 from tests.support.knowledge_factories import make_article, make_section
 
 pytestmark = pytest.mark.django_db
 
-__all__ = ["token_client"]
 
 ARTICLES = "/api/v1/kb/articles/"
 RW = [ApiScope.TICKETS_READ, ApiScope.TICKETS_WRITE]

@@ -12,12 +12,11 @@ from accounts.models import ApiScope, Notification
 from support import services
 from support.choices import EventKind, SlaAlertKind, Status
 from support.models import SlaAlert, Ticket, TicketEvent
-from tests.accounts.conftest import error_of, session_client, token_client
+from tests.api_helpers import error_of
 from tests.support.test_sla_services import make_policy
 
 pytestmark = pytest.mark.django_db
 
-__all__ = ["session_client", "token_client"]  # fixtures shared with tests/accounts
 
 TICKETS = "/api/v1/tickets/"
 IMPORTER_SCOPES = [ApiScope.TICKETS_READ, ApiScope.TICKETS_WRITE, ApiScope.IMPORT]

@@ -11,7 +11,6 @@ from accounts.choices import Role
 from accounts.models import ApiScope, Contact
 from support import services
 from support.models import Message, Ticket, TicketEvent
-from tests.accounts.conftest import error_of, session_client, token_client
 from tests.api_helpers import (
     STAFF,
     Route,
@@ -19,13 +18,13 @@ from tests.api_helpers import (
     assert_role_decides,
     assert_scope_missing,
     call,
+    error_of,
     scopes_except,
 )
 from tests.factories import AccountFactory, ContactFactory, TeamFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
-__all__ = ["session_client", "token_client"]  # fixtures shared with tests/accounts
 
 TICKETS = "/api/v1/tickets/"
 # The token (1) and the page or the row (1); each test calls once first, so the token's

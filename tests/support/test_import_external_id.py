@@ -15,9 +15,7 @@ from support.models import CsatResponse, ImportRun, Ticket
 from support.services import imports
 from support.services.imports import ImportRejected, ticket_import
 from support.services.surveys import csat_history_import
-from tests.accounts.conftest import error_of, token_client
-
-__all__ = ["token_client"]  # a fixture shared with tests/accounts
+from tests.api_helpers import error_of
 
 pytestmark = pytest.mark.django_db
 

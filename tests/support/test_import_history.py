@@ -25,9 +25,7 @@ from support.models import (
     TicketEvent,
     WorkingInterval,
 )
-from tests.accounts.conftest import error_of, token_client
-
-__all__ = ["token_client"]
+from tests.api_helpers import error_of
 
 pytestmark = pytest.mark.django_db
 
