@@ -11,9 +11,10 @@ Session users (the browsable API) hold every scope; their role still applies. A 
 declares no scope refuses every token (a forgotten declaration fails closed).
 """
 
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from ..models import ApiToken
+from ..models import ApiScope, ApiToken
 from ..permissions import STAFF
 
 
@@ -36,6 +37,18 @@ def token_scopes(request) -> frozenset[str] | None:
     """The scopes of the request's token; None for a session (all scopes)."""
     auth = getattr(request, "auth", None)
     return frozenset(auth.scopes) if isinstance(auth, ApiToken) else None
+
+
+def require_import_scope(request, fields: str) -> None:
+    """Setting past moments (`fields`, as the client names them) imports history, which
+    rewrites what the metrics count: a token needs the `import` scope for it (403 saying
+    so). A signed-in session has every scope; its role is the view's to check."""
+    scopes = token_scopes(request)
+    if scopes is not None and ApiScope.IMPORT not in scopes:
+        raise PermissionDenied(
+            f"Setting {fields} imports history: it needs a token with the "
+            f"'{ApiScope.IMPORT}' scope."
+        )
 
 
 class ScopedPermission(BasePermission):

@@ -99,7 +99,11 @@ class RevenueEventSerializer(StrictModelSerializer):
         help_text="Signed change in MRR: positive for new, expansion and reactivation; "
         "negative for contraction and churn.",
     )
-    effective_date = serializers.DateField(source="date", help_text="When the change takes effect.")
+    effective_date = serializers.DateField(
+        source="date",
+        help_text="When the change takes effect. A date before today imports history: it "
+        "needs a token with the `import` scope (403 otherwise).",
+    )
     recorded_by = serializers.EmailField(
         source="recorded_by.email", read_only=True, default=None, allow_null=True
     )

@@ -13,13 +13,14 @@ from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from accounts.api.concurrency import ETagMixin
-from accounts.api.permissions import token_scopes
+from accounts.api.permissions import require_import_scope
 from accounts.api.viewsets import ApiModelViewSet, ApiView, ApiViewMixin
 from accounts.choices import Role
 from accounts.models import Account, ApiScope
@@ -121,6 +122,8 @@ class RevenueEventViewSet(SuccessApiMixin, ApiCreateReadViewSet):
         return self.in_portfolio(RevenueEvent.objects.select_related("recorded_by").order_by("pk"))
 
     def perform_create(self, serializer) -> None:
+        if serializer.validated_data["date"] < timezone.localdate():
+            require_import_scope(self.request, "an effective_date in the past")
         serializer.instance = services.revenue_event_record(
             acting_user=self.request.user, **serializer.validated_data
         )
@@ -207,9 +210,8 @@ class NpsResponseViewSet(SuccessApiMixin, ApiCreateReadViewSet):
 
     def perform_create(self, serializer) -> None:
         data = serializer.validated_data
-        scopes = token_scopes(self.request)
-        if "responded_at" in data and scopes is not None and ApiScope.IMPORT not in scopes:
-            raise PermissionDenied("Setting submitted_at needs the 'import' scope.")
+        if "responded_at" in data:
+            require_import_scope(self.request, "submitted_at")
         serializer.instance = services.nps_response_import(
             contact=data["contact"],
             score=data["score"],

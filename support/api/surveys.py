@@ -12,9 +12,9 @@ from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 
-from accounts.api.permissions import token_scopes
+from accounts.api.permissions import require_import_scope
 from accounts.api.serializers import StrictSerializer
 from accounts.api.viewsets import ApiViewMixin
 from accounts.models import ApiScope
@@ -109,11 +109,7 @@ class CsatResponseViewSet(
         data = serializer.validated_data
         submitted_at = data.get("responded_at")
         if submitted_at is not None:
-            scopes = token_scopes(self.request)
-            if scopes is not None and ApiScope.IMPORT not in scopes:
-                raise PermissionDenied(
-                    "Setting submitted_at needs a token with the 'import' scope."
-                )
+            require_import_scope(self.request, "submitted_at")
         ticket = Ticket.objects.filter(pk=data["ticket_id"]).values("requester_id").first()
         try:
             serializer.instance = services.csat_response_record(

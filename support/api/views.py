@@ -18,7 +18,7 @@ from rest_framework.settings import api_settings
 
 from accounts.api.concurrency import ETagDestroyModelMixin, if_match_tags, with_etag
 from accounts.api.errors import Conflict
-from accounts.api.permissions import token_scopes
+from accounts.api.permissions import require_import_scope
 from accounts.api.viewsets import ApiModelViewSet
 from accounts.models import ApiScope
 from accounts.permissions import MANAGERS, SUPPORT_STAFF
@@ -106,12 +106,7 @@ def check_may_import_history(request) -> None:
     """Historical timestamps rewrite what the metrics count, so, as for the history import
     (support/api/imports.py), only admins and managers may set them, and a token of theirs
     only with the `import` scope; anyone else gets a 403 saying so."""
-    scopes = token_scopes(request)
-    if scopes is not None and ApiScope.IMPORT not in scopes:
-        raise PermissionDenied(
-            "Setting created_at, solved_at or external_id imports history: it needs a token "
-            f"with the '{ApiScope.IMPORT}' scope."
-        )
+    require_import_scope(request, "created_at, solved_at or external_id")
     if request.user.role not in MANAGERS:
         raise PermissionDenied(
             "Only admins and managers may set created_at, solved_at or external_id (a history "

@@ -180,6 +180,27 @@ def test_subscription_rules_are_the_services_400(manager, own):
 
 def test_revenue_event_is_recorded_through_the_service_and_read_back(manager, own):
     client = api(manager)
+    today = timezone.localdate()
+    body = {
+        "account": own["account"].pk,
+        "kind": "expansion",
+        "mrr_delta": "250.00",
+        "effective_date": today.isoformat(),
+        "reason": "More seats",
+    }
+
+    created = client.post("/api/v1/revenue-events/", body, format="json")
+    read = client.get(f"/api/v1/revenue-events/{created.json()['id']}/")
+
+    assert created.status_code == 201, created.json()
+    assert read.json()["effective_date"] == today.isoformat()
+    assert read.json()["mrr_delta"] == "250.00"
+    assert read.json()["recorded_by"] == manager.email
+    assert RevenueEvent.objects.get().date == today
+
+
+def test_a_past_effective_date_needs_the_import_scope(manager, own):
+    """Backdating a revenue event rewrites past retention figures: it is a history import."""
     body = {
         "account": own["account"].pk,
         "kind": "expansion",
@@ -188,13 +209,14 @@ def test_revenue_event_is_recorded_through_the_service_and_read_back(manager, ow
         "reason": "More seats",
     }
 
-    created = client.post("/api/v1/revenue-events/", body, format="json")
-    read = client.get(f"/api/v1/revenue-events/{created.json()['id']}/")
+    refused = api(manager).post("/api/v1/revenue-events/", body, format="json")
+    assert refused.status_code == 403
+    assert "'import' scope" in error_of(refused)["message"]
+    assert not RevenueEvent.objects.exists()
 
+    importer = api(manager, ("success:read", "success:write", "import"))
+    created = importer.post("/api/v1/revenue-events/", body, format="json")
     assert created.status_code == 201, created.json()
-    assert read.json()["effective_date"] == "2026-03-01"
-    assert read.json()["mrr_delta"] == "250.00"
-    assert read.json()["recorded_by"] == manager.email
     assert RevenueEvent.objects.get().date == datetime.date(2026, 3, 1)
 
 
@@ -211,7 +233,7 @@ def test_revenue_event_rules_are_400s_with_the_field(manager, own, kind, delta, 
         "account": own["account"].pk,
         "kind": kind,
         "mrr_delta": delta,
-        "effective_date": "2026-03-01",
+        "effective_date": timezone.localdate().isoformat(),
         "reason": reason,
     }
 
@@ -399,7 +421,7 @@ ROUTES = {
             "account": o["account"].pk,
             "kind": "new",
             "mrr_delta": "10.00",
-            "effective_date": "2026-01-01",
+            "effective_date": timezone.localdate().isoformat(),
         },
         201,
     ),
