@@ -55,18 +55,22 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def receiver():
-    """A real HTTP server on 127.0.0.1 recording the POSTs; `answers` lists (status, headers)
-    to give, in order (then 200)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    server.received, server.answers = [], []
-    server.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+def _serving(server: ThreadingHTTPServer, url: str):
+    """Run `server` in a thread for the test, recording what it receives."""
+    server.received, server.answers, server.url = [], [], url
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP server on 127.0.0.1 recording the POSTs; `answers` lists (status, headers)
+    to give, in order (then 200)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    yield from _serving(server, f"http://127.0.0.1:{server.server_address[1]}/hook")
 
 
 @pytest.fixture
@@ -154,13 +158,8 @@ def tls_receiver(tmp_path):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.received, server.answers, server.cert = [], [], cert
-    server.url = f"https://localhost:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    server.cert = cert
+    yield from _serving(server, f"https://localhost:{server.server_address[1]}/hook")
 
 
 def test_https_delivery_to_a_real_tls_server(allow_private, tls_receiver, admin, monkeypatch):
