@@ -3,7 +3,8 @@
 from django.db import migrations, models
 
 # The ticket table is large (a million rows in the benchmarks). Adding the column with a
-# constant default only writes the catalog on PostgreSQL 11+ (no table rewrite). The unique
+# constant default only writes the catalog on PostgreSQL 11+ (no table rewrite); the default
+# stays in the database for inserts that leave the column out (the seed's COPY). The unique
 # index is built CONCURRENTLY so that tickets stay writable while it scans the table, hence
 # `atomic = False`; its SQL is the one Django generates for the constraint (checked with
 # sqlmigrate), so the migration state and a later RemoveConstraint agree with the database.
@@ -28,6 +29,7 @@ class Migration(migrations.Migration):
             name="external_id",
             field=models.CharField(
                 blank=True,
+                db_default="",
                 default="",
                 help_text="The ticket's id in the system it was imported from.",
                 max_length=100,

@@ -109,10 +109,12 @@ class Ticket(models.Model):
     # Set by the history import only ("" for tickets opened here): the unique index below lets
     # an import refuse a ticket it already brought over (overlapping export files) and lets
     # CSAT answers in the same file name their ticket by it.
+    # db_default too: the seed's COPY and other set-based inserts leave the column out.
     external_id = models.CharField(
         max_length=EXTERNAL_ID_MAX_LENGTH,
         blank=True,
         default="",
+        db_default="",
         help_text="The ticket's id in the system it was imported from.",
     )
     merged_into = models.ForeignKey(
