@@ -8,7 +8,6 @@ record. An answer goes through support.services.surveys
 """
 
 from django.db.models import QuerySet
-from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
@@ -56,11 +55,6 @@ class CsatResponseSerializer(StrictSerializer):
         if not Ticket.objects.filter(pk=number).exists():
             raise ValidationError(f"Ticket #{number} does not exist.")
         return number
-
-    def validate_submitted_at(self, value):
-        if value > timezone.now():
-            raise ValidationError("An answer cannot be submitted in the future.")
-        return value
 
 
 class CsatFilter(filters.FilterSet):
